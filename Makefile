@@ -1,0 +1,33 @@
+# Two commands on a new machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_PACKAGES := ffmpeg libmysofa1
+DEMO_OUT ?= out/demo
+
+.PHONY: install system-deps demo test bench clean
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+system-deps:
+	@scripts/system_deps.sh $(SYSTEM_PACKAGES)
+
+demo: install system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/sarl render --out $(DEMO_OUT) --train 48 --validation 16 --test 16 \
+		--formats mono,stereo,binaural,foa,mic4 --duration 2.0
+
+test: install system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: install system-deps
+	$(BIN)/python benchmarks/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,123 @@
+"""The seven SARL factors, their levels, and balanced level sequences."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .rooms import SHAPES
+
+SOURCE_FACTORS = ("azimuth", "elevation", "distance", "class")
+ROOM_FACTORS = ("rt60", "volume", "shape")
+FACTORS = SOURCE_FACTORS + ROOM_FACTORS
+
+
+@dataclass
+class FactorConfig:
+    """Levels of every factor and the geometric ranges scenes are drawn from.
+
+    Attributes
+    ----------
+    azimuth_sectors : int
+        Sectors of 360°/n centred on 0° (front), counter-clockwise; the exact azimuth is
+        uniform inside its sector.
+    elevation_levels_deg, distance_levels_m, rt60_levels_s, volume_levels_m3 : tuple
+        Nominal levels.
+    elevation_jitter_deg, distance_jitter_m : float
+        Half-width of the uniform jitter of the exact value around its level.
+    volume_jitter : float
+        Relative half-width of the jitter of the exact volume.
+    shapes : tuple of str
+        Room shapes (see ``rooms.SHAPES``).
+    height_range_m, listener_height_range_m : (float, float)
+        Ranges the room height and the listener's ear height are drawn from; both adapt
+        to the scene (a high source needs a tall room).
+    wall_margin_m : float
+        Smallest distance of the listener and the sources to any surface.
+    placement_tries : int
+        Rooms tried before a scene is declared impossible.
+    """
+
+    azimuth_sectors: int = 8
+    elevation_levels_deg: tuple = (-40.0, -20.0, 0.0, 20.0, 40.0)
+    distance_levels_m: tuple = (0.5, 1.0, 2.0, 3.0)
+    rt60_levels_s: tuple = (0.2, 0.45, 0.7, 0.95, 1.2)
+    volume_levels_m3: tuple = (30.0, 80.0, 200.0, 500.0)
+    shapes: tuple = SHAPES
+    elevation_jitter_deg: float = 0.0
+    distance_jitter_m: float = 0.0
+    volume_jitter: float = 0.1
+    height_range_m: tuple = (2.5, 5.0)
+    listener_height_range_m: tuple = (1.0, 2.5)
+    wall_margin_m: float = 0.3
+    placement_tries: int = 200
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                setattr(self, f.name, tuple(value))
+        if self.azimuth_sectors < 2:
+            raise ValueError(f"azimuth_sectors must be >= 2, got {self.azimuth_sectors}")
+        unknown = set(self.shapes) - set(SHAPES)
+        if unknown:
+            raise ValueError(f"shapes: unknown {sorted(unknown)}; known {SHAPES}")
+        if min(self.distance_levels_m) <= 0:
+            raise ValueError("distance_levels_m must all be > 0")
+        if any(abs(e) > 90 for e in self.elevation_levels_deg):
+            raise ValueError("elevation_levels_deg must lie in [-90, 90]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FactorConfig":
+        return cls(**d)
+
+    @property
+    def sector_width_deg(self) -> float:
+        return 360.0 / self.azimuth_sectors
+
+    def levels(self, factor: str, classes: tuple = ()) -> list:
+        """Nominal level values of a factor (class names for ``class``)."""
+        table = {
+            "azimuth": [k * self.sector_width_deg for k in range(self.azimuth_sectors)],
+            "elevation": list(self.elevation_levels_deg),
+            "distance": list(self.distance_levels_m),
+            "class": list(classes),
+            "rt60": list(self.rt60_levels_s),
+            "volume": list(self.volume_levels_m3),
+            "shape": list(self.shapes),
+        }
+        if factor not in table:
+            raise ValueError(f"factor must be one of {FACTORS}, got {factor!r}")
+        return table[factor]
+
+    def level_names(self, factor: str, classes: tuple = ()) -> list[str]:
+        """Human-readable names of the levels, e.g. ``'45deg'``, ``'0.5m'``."""
+        unit = {"azimuth": "deg", "elevation": "deg", "distance": "m", "rt60": "s",
+                "volume": "m3"}.get(factor, "")
+        return [f"{v:g}{unit}" if unit else str(v) for v in self.levels(factor, classes)]
+
+
+def balanced_levels(n: int, num_levels: int, rng: np.random.Generator) -> np.ndarray:
+    """Level indices in which every level occurs n/L times (±1), in every prefix too.
+
+    Parameters
+    ----------
+    n : int
+        Length.
+    num_levels : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    levels : ndarray of int, shape (n,)
+    """
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    reps = -(-n // num_levels)
+    # one random order of the levels per cycle: every prefix is balanced too
+    cycles = np.stack([rng.permutation(num_levels) for _ in range(reps)])
+    return cycles.ravel()[:n]
