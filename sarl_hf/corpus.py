@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+from scipy.io import wavfile
 from tqdm.auto import tqdm
 
 from .design import design
@@ -25,10 +25,13 @@ from .render import Renderer
 from .scene import SceneSpec
 
 
+PARTIAL_SUFFIX = ".part"
+
+
 def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` and rename the result to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
     os.close(fd)
     try:
         write(tmp)
@@ -52,6 +55,7 @@ def corpus_specs(sizes: dict, seed: int, factors: FactorConfig, bank, **kwargs
 
 def _check_run_file(out: Path, description: dict) -> None:
     path = out / "corpus.json"
+    description = json.loads(_json_bytes(description))  # as it reads back (lists, not tuples)
     if path.exists():
         found = json.loads(path.read_text())
         if found != description:
@@ -84,6 +88,8 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
     """
     out = Path(out)
     _check_run_file(out, description or {})
+    for stray in out.glob(f"**/.*{PARTIAL_SUFFIX}"):  # left by an interrupted run
+        stray.unlink()
     rows = []
     jobs = [(fmt, spec) for fmt in formats for spec in specs]
     for fmt, spec in tqdm(jobs, desc="rendering", unit="scene", disable=not progress):
@@ -93,8 +99,9 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
         record = json.loads(json_path.read_text()) if json_path.exists() else None
         if record is None or record["spec"] != spec.to_dict() or not wav_path.exists():
             scene = renderer.render(spec)
-            atomic_write(wav_path, lambda tmp: sf.write(
-                tmp, scene.audio.T, scene.sample_rate, subtype="FLOAT", format="WAV"))
+            # scipy writes no PEAK chunk (libsndfile's holds a timestamp): same seed, same bytes
+            atomic_write(wav_path, lambda tmp: wavfile.write(tmp, scene.sample_rate,
+                                                             scene.audio.T))
             record = {"spec": spec.to_dict(), "labels": scene.labels}
             atomic_write(json_path, lambda tmp: Path(tmp).write_bytes(_json_bytes(record)))
         rows.append(dict(record["labels"], channel_format=fmt, split=spec.split,

@@ -8,7 +8,7 @@ proportions, heights and listener positions, never by changing a level.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections import deque
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from .scene import SPLITS, ListenerSpec, RoomSpec, SceneSpec, SourceSpec
 from .sources import ProceduralBank, SourceBank
 
 _CANDIDATES = 256  # listener positions tried at once in one room
+_SLACK_M = 1e-3  # headroom over the lowest legal ceiling
+MAX_SWAPS = 1000  # level trades between scenes whose extra sources do not fit
 
 
 def _relative_xy(sources, yaw_deg):
@@ -40,10 +42,12 @@ def _listener_height_range(sources, config: FactorConfig, height_m: float | None
 
 
 def _new_room(shape, volume_m3, rt60_s, z_listener, rise, config, rng):
-    low = max(config.height_range_m[0], z_listener + max(rise.max(), 0) + config.wall_margin_m)
+    low = max(config.height_range_m[0],
+              z_listener + max(rise.max(), 0) + config.wall_margin_m + _SLACK_M)
     if low > config.height_range_m[1]:
         return None
-    height = rng.uniform(low, config.height_range_m[1])
+    # half the rooms as low as the sources allow: the widest floor for far sources
+    height = low if rng.random() < 0.5 else rng.uniform(low, config.height_range_m[1])
     corners = floor_polygon(shape, volume_m3 / height, rng)
     room = RoomSpec(shape, np.round(corners, 6).tolist(), float(height), float(rt60_s))
     try:
@@ -73,7 +77,7 @@ def is_legal(room: RoomSpec, listener: ListenerSpec, sources, config: FactorConf
     """Whether the listener and every source keep the design's margins and see each other."""
     xy = np.asarray(listener.position_m[:2], float)[None]
     return bool(_legal_mask(room, xy, listener.position_m[2], np.array([listener.yaw_deg]),
-                            sources, config.wall_margin_m)[0])
+                            sources, config.wall_margin_m - 1e-6)[0])  # specs store 6 decimals
 
 
 def _listener_in(room: RoomSpec, z_listener, sources, config, rng):
@@ -110,6 +114,9 @@ def place(sources, config: FactorConfig, rng: np.random.Generator, *, room: Room
     for _ in range(config.placement_tries):
         low, high, rise = _listener_height_range(
             sources, config, None if room is None else room.height_m)
+        if room is None and low + max(rise.max(), 0) + config.wall_margin_m > \
+                config.height_range_m[1]:
+            low = high + 1  # no room is tall enough
         if low > high:
             return None if room is not None else _raise_height(sources, config)
         z_listener = rng.uniform(low, high)
@@ -144,14 +151,29 @@ def _check_design_args(n, split, channel_format, num_sources, classes):
         raise ValueError(f"num_sources must be in [1, {len(classes)}], got {num_sources}")
 
 
+def _distinct_classes(classes: np.ndarray, j: int, rng) -> None:
+    """Make source j's class differ from sources < j in every scene, by swapping class
+    levels between scenes (so source j's class counts stay balanced)."""
+    n = classes.shape[1]
+    clashes = lambda i: classes[j, i] in classes[:j, i]  # noqa: E731
+    for i in range(n):
+        if not clashes(i):
+            continue
+        for k in rng.permutation(n):
+            classes[j, [i, k]] = classes[j, [k, i]]
+            if not clashes(i) and not clashes(k):
+                break
+            classes[j, [i, k]] = classes[j, [k, i]]
+        else:
+            raise RuntimeError("cannot give every source of a scene its own class")
+
+
 def _source_levels(n, num_sources, config, n_classes, rng):
     """Balanced level indices per source: {factor: (num_sources, n)}."""
     levels = {f: np.stack([balanced_levels(n, len(config.levels(f, range(n_classes))), rng)
                            for _ in range(num_sources)]) for f in SOURCE_FACTORS}
-    for j in range(1, num_sources):  # every source of a scene has its own class
-        for i in range(n):
-            while levels["class"][j, i] in levels["class"][:j, i]:
-                levels["class"][j, i] = (levels["class"][j, i] + 1) % n_classes
+    for j in range(1, num_sources):
+        _distinct_classes(levels["class"], j, rng)
     return levels
 
 
@@ -207,28 +229,54 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
     room_levels = {f: balanced_levels(n, len(config.levels(f)), rng)
                    for f in FACTORS if f not in SOURCE_FACTORS}
     source_levels = _source_levels(n, num_sources, config, len(classes), rng)
-    clips = {c: list(rng.permutation(bank.clip_ids(split, c))) for c in classes}
-    used = dict.fromkeys(classes, 0)
-    specs = []
-    for i in range(n):
-        scene_rng = np.random.default_rng([seed, SPLITS.index(split), 1, i])
-        sources = []
-        for j in range(num_sources):
-            levels = {f: int(source_levels[f][j, i]) for f in SOURCE_FACTORS}
-            name = classes[levels["class"]]
-            clip = str(clips[name][used[name] % len(clips[name])])
-            used[name] += 1
-            sources.append(_make_source(levels, config, classes, clip, scene_rng))
+    clips = _assign_clips(bank, split, source_levels["class"], rng)
+    specs, pending, swaps = [None] * n, deque(range(n)), 0
+    while pending:
+        i = pending.popleft()
         levels = {f: int(room_levels[f][i]) for f in room_levels}
-        volume = config.volume_levels_m3[levels["volume"]] * scene_rng.uniform(
-            1 - config.volume_jitter, 1 + config.volume_jitter)
-        placed = place(sources, config, scene_rng, shape=config.shapes[levels["shape"]],
-                       volume_m3=volume, rt60_s=config.rt60_levels_s[levels["rt60"]])
-        if placed is None:
+        sources, placed = _place_scene(levels, source_levels, clips, i, config, classes,
+                                       np.random.default_rng([seed, SPLITS.index(split), 1, i]))
+        if placed is not None:
+            specs[i] = SceneSpec(room=placed[0], listener=placed[1], sources=sources,
+                                 channel_format=channel_format, sample_rate=sample_rate,
+                                 duration_s=duration_s, seed=_scene_seed(seed, split, i),
+                                 split=split, scene_id=f"{split}-{seed}-{i:06d}", levels=levels)
+            continue
+        if num_sources == 1 or n == 1 or swaps >= MAX_SWAPS:
             raise RuntimeError(f"scene {i}: no legal room and listener for levels {levels} "
                                f"and sources {sources} after {config.placement_tries} tries")
-        specs.append(SceneSpec(room=placed[0], listener=placed[1], sources=sources,
-                               channel_format=channel_format, sample_rate=sample_rate,
-                               duration_s=duration_s, seed=_scene_seed(seed, split, i),
-                               split=split, scene_id=f"{split}-{seed}-{i:06d}", levels=levels))
+        # the extra sources do not fit together: trade their positions with another scene
+        k = int(rng.choice([x for x in range(n) if x != i]))
+        for f in ("azimuth", "elevation", "distance"):
+            source_levels[f][1:, [i, k]] = source_levels[f][1:, [k, i]]
+        swaps += 1
+        pending.appendleft(i)
+        if specs[k] is not None:
+            specs[k] = None
+            pending.append(k)
     return specs
+
+
+def _assign_clips(bank, split, class_levels, rng):
+    """Clip id per (source, scene): each class cycles through its shuffled clips."""
+    classes = bank.classes
+    pools = {c: list(rng.permutation(bank.clip_ids(split, c))) for c in classes}
+    used = dict.fromkeys(classes, 0)
+    clips = np.empty(class_levels.shape, dtype=object)
+    for i in range(class_levels.shape[1]):
+        for j in range(class_levels.shape[0]):
+            name = classes[class_levels[j, i]]
+            clips[j, i] = str(pools[name][used[name] % len(pools[name])])
+            used[name] += 1
+    return clips
+
+
+def _place_scene(levels, source_levels, clips, i, config, classes, rng):
+    """Sources of scene i and a (room, listener) that holds them, or None."""
+    sources = [_make_source({f: int(source_levels[f][j, i]) for f in SOURCE_FACTORS},
+                            config, classes, clips[j, i], rng)
+               for j in range(clips.shape[0])]
+    volume = config.volume_levels_m3[levels["volume"]] * rng.uniform(
+        1 - config.volume_jitter, 1 + config.volume_jitter)
+    return sources, place(sources, config, rng, shape=config.shapes[levels["shape"]],
+                          volume_m3=volume, rt60_s=config.rt60_levels_s[levels["rt60"]])

@@ -117,7 +117,11 @@ def balanced_levels(n: int, num_levels: int, rng: np.random.Generator) -> np.nda
     """
     if num_levels < 1:
         raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
     reps = -(-n // num_levels)
+    if reps == 0:
+        return np.zeros(0, int)
     # one random order of the levels per cycle: every prefix is balanced too
     cycles = np.stack([rng.permutation(num_levels) for _ in range(reps)])
     return cycles.ravel()[:n]

@@ -32,8 +32,8 @@ def energy_decay_curve_db(response: np.ndarray) -> np.ndarray:
 
 
 def rt60_s(response: np.ndarray, sample_rate: int,
-           fit_range_db: tuple[float, float] = (-5.0, -25.0), start_s: float = 0.0) -> float:
-    """Reverberation time from a line fitted to the decay curve (T20 by default).
+           fit_range_db: tuple[float, float] = (-5.0, -35.0), start_s: float = 0.0) -> float:
+    """Reverberation time from a line fitted to the decay curve (T30 by default).
 
     Pass ``start_s`` just after the direct sound to measure the decay of the reverberant
     field alone: close to a source the direct sound is so much louder than the

@@ -57,7 +57,7 @@ def scene_labels(spec: SceneSpec, omni_response: np.ndarray) -> dict:
     spec : SceneSpec
     omni_response : ndarray, shape (taps,)
         Response of the primary source to an omnidirectional capsule at the listener,
-        on which RT60 (T20 of the reverberant decay), DRR and C50 are measured, so that
+        on which RT60 (T30 of the reverberant decay), DRR and C50 are measured, so that
         every format of a scene carries the same labels.
 
     Returns

@@ -43,10 +43,15 @@ def mixing_time_s(spec: SceneSpec, max_order: int, direct_s: float) -> float:
     """When the exact early part hands over to the diffuse tail.
 
     The time by which a path has, on average, ``max_order`` reflections (mean free path
-    4V/S), and never before the direct sound plus ``MIN_EARLY_S``.
+    4V/S), but no later than a tenth of the RT60 after the direct sound: the exact part
+    holds the direct sound and the first reflections, the decay belongs to the tail
+    (the image model's decay depends on the room's proportions; the target's does not).
+    Never before the direct sound plus ``MIN_EARLY_S``.
     """
     mean_free_path_m = 4 * spec.room.volume_m3 / spec.room.surface_m2
-    return max(max_order * mean_free_path_m / SPEED_OF_SOUND_M_S, direct_s + MIN_EARLY_S)
+    handover_s = min(max_order * mean_free_path_m / SPEED_OF_SOUND_M_S,
+                     direct_s + spec.room.rt60_s / 10)
+    return max(handover_s, direct_s + MIN_EARLY_S)
 
 
 def early_weight(t_s: np.ndarray, mixing_s: float) -> np.ndarray:
@@ -65,12 +70,7 @@ def tail_envelope(spec: SceneSpec, num_taps: int, direct_s: float, max_order: in
     """
     fs, room = spec.sample_rate, spec.room
     t = np.arange(num_taps) / fs
-    mixing_s = mixing_time_s(spec, max_order, direct_s)
-    early = t < mixing_s + CROSSFADE_S  # after the crossfade every path is in the tail
-    exact = early_weight(t[early], mixing_s) ** 2
-    mean_reflections = SPEED_OF_SOUND_M_S * t[early] * room.surface_m2 / (4 * room.volume_m3)
-    late_fraction = np.ones(num_taps)
-    late_fraction[early] = gammainc(max_order + 1, mean_reflections) * exact + (1 - exact)
+    late_fraction = 1.0 - early_weight(t, mixing_time_s(spec, max_order, direct_s)) ** 2
     density = 4 * np.pi * SPEED_OF_SOUND_M_S / (room.volume_m3 * fs)
     envelope = np.sqrt(density * late_fraction) * np.exp(-3.0 * np.log(10) / room.rt60_s * t)
     envelope[t < direct_s] = 0.0
@@ -187,6 +187,19 @@ def _world_offset(spec: SceneSpec) -> np.ndarray:
     return np.zeros(3)
 
 
+def _compute_rir_unfiltered(room) -> None:
+    """``room.compute_rir()`` without pyroomacoustics' default 10 Hz high-pass, which
+    would add a slow offset after every arrival that the fast renderer does not have."""
+    import pyroomacoustics as pra
+
+    enabled = pra.constants.get("rir_hpf_enable")
+    pra.constants.set("rir_hpf_enable", False)
+    try:
+        room.compute_rir()
+    finally:
+        pra.constants.set("rir_hpf_enable", enabled)
+
+
 def reference_rir(spec: SceneSpec, fmt: ChannelFormat, source_index: int = 0,
                   max_order: int | None = None) -> np.ndarray:
     """Response through pyroomacoustics, aligned sample for sample with ``fast_rir``.
@@ -219,7 +232,7 @@ def reference_rir(spec: SceneSpec, fmt: ChannelFormat, source_index: int = 0,
     centre = np.asarray(spec.listener.position_m, float) + offset
     if isinstance(fmt, CapsuleArray):
         room.add_microphone_array((centre + spec.listener.to_world(fmt.capsules_m)).T)
-        room.compute_rir()
+        _compute_rir_unfiltered(room)
         lead = pra.constants.get("frac_delay_length") // 2
         responses = [np.asarray(r[0], float)[lead:] for r in room.rir]
         out = np.zeros((len(responses), max(len(r) for r in responses)))

@@ -1,0 +1,41 @@
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from sarl_hf.design import place  # noqa: E402
+from sarl_hf.factors import FactorConfig  # noqa: E402
+from sarl_hf.hrtf import default_sofa_path  # noqa: E402
+from sarl_hf.rooms import floor_polygon  # noqa: E402
+from sarl_hf.scene import RoomSpec, SceneSpec, SourceSpec  # noqa: E402
+
+
+def _has_sofa() -> bool:
+    try:
+        default_sofa_path()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+needs_sofa = pytest.mark.skipif(not _has_sofa(), reason="no SOFA HRTF: `make test` installs "
+                                "libmysofa1")
+
+
+def make_scene(shape="shoebox", volume_m3=120.0, height_m=3.0, rt60_s=0.5, azimuth_deg=30.0,
+               elevation_deg=0.0, distance_m=1.5, channel_format="mono",
+               seed=0, room_seed=0, sample_rate=16000, class_name="harmonic") -> SceneSpec:
+    """A hand-made scene; the listener is placed legally by the design's own search."""
+    rng = np.random.default_rng(room_seed)
+    corners = floor_polygon(shape, volume_m3 / height_m, rng)
+    room = RoomSpec(shape, corners.tolist(), height_m, rt60_s)
+    sources = [SourceSpec(azimuth_deg, elevation_deg, distance_m, class_name,
+                          f"procedural/{class_name}/train/0000")]
+    found = place(sources, FactorConfig(wall_margin_m=0.5), rng, room=room)
+    assert found is not None, "test scene cannot be placed"
+    spec = SceneSpec(room=room, listener=found[1], sources=sources,
+                     channel_format=channel_format, seed=seed, sample_rate=sample_rate,
+                     duration_s=1.0)
+    return spec.validate()
