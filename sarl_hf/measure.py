@@ -61,7 +61,8 @@ def rt60_s(response: np.ndarray, sample_rate: int,
     upper, lower = fit_range_db
     start = int(np.argmax(edc <= upper))
     below = np.nonzero(edc <= lower)[0]
-    if below.size == 0 or below[0] - start < 3:
+    # near its end every decay curve plunges (nothing left to integrate): not a decay
+    if below.size == 0 or below[0] - start < 3 or below[0] > 0.9 * len(edc):
         raise ValueError(f"the decay curve does not fall to {lower} dB: response too short")
     t = np.arange(start, below[0]) / sample_rate
     slope = np.polyfit(t, edc[start:below[0]], 1)[0]

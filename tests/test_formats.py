@@ -1,0 +1,123 @@
+"""Channel formats and the SOFA reader."""
+
+import h5py
+import numpy as np
+import pytest
+from conftest import needs_sofa
+
+from sarl_hf import hrtf as hrtf_module
+from sarl_hf.formats import FORMATS, make_format, unit_vector
+from sarl_hf.hrtf import HRTFSet
+from sarl_hf.rooms import SPEED_OF_SOUND_M_S
+
+FS = 16000
+EXPECTED_CHANNELS = {"mono": ("mono",), "stereo": ("left", "right"),
+                     "binaural": ("left", "right"), "foa": ("W", "Y", "Z", "X"),
+                     "mic4": ("m1", "m2", "m3", "m4")}
+
+
+@pytest.mark.parametrize("name", [f for f in FORMATS if f != "binaural"])
+def test_channel_names_and_diffuse_covariance_are_consistent(name):
+    fmt = make_format(name)
+    assert fmt.channel_names == EXPECTED_CHANNELS[name]
+    freqs = np.fft.rfftfreq(512, 1 / FS)
+    cov = fmt.diffuse_covariance(freqs, FS)
+    assert cov.shape == (len(freqs), fmt.num_channels, fmt.num_channels)
+    np.testing.assert_allclose(cov, np.conj(np.swapaxes(cov, 1, 2)), atol=1e-12)
+    assert np.linalg.eigvalsh(cov).min() > -1e-9  # positive semi-definite
+    mixing = fmt.diffuse_mixing(FS, 512)
+    np.testing.assert_allclose(mixing @ np.conj(np.swapaxes(mixing, 1, 2)), cov, atol=1e-5)
+
+
+def test_spaced_omni_coherence_is_sinc_of_spacing():
+    fmt = make_format("stereo")
+    spacing = np.linalg.norm(fmt.capsules_m[0] - fmt.capsules_m[1])
+    assert spacing == pytest.approx(0.2)
+    freqs = np.array([0.0, 500.0, SPEED_OF_SOUND_M_S / (2 * spacing)])
+    coherence = fmt.diffuse_covariance(freqs, FS)[:, 0, 1].real
+    np.testing.assert_allclose(coherence, [1.0, np.sinc(2 * 500 * spacing / 343), 0.0],
+                               atol=1e-12)
+
+
+def test_mic4_is_a_regular_tetrahedron_on_the_left_right_convention():
+    capsules = make_format("mic4").capsules_m
+    np.testing.assert_allclose(np.linalg.norm(capsules, axis=1), 0.042)
+    np.testing.assert_allclose(capsules.mean(axis=0), 0.0, atol=1e-12)
+    pairs = [np.linalg.norm(capsules[i] - capsules[j]) for i in range(4) for j in range(i)]
+    np.testing.assert_allclose(pairs, pairs[0])
+    np.testing.assert_allclose(capsules[0], 0.042 * unit_vector(45.0, 35.26439), atol=1e-6)
+
+
+def test_stereo_left_capsule_is_on_the_left():
+    capsules = make_format("stereo").capsules_m
+    assert capsules[0, 1] > 0 > capsules[1, 1]  # +y is the listener's left
+
+
+def test_foa_diffuse_field_has_sn3d_energy_ratios():
+    cov = make_format("foa").diffuse_covariance(np.array([100.0, 4000.0]), FS)
+    np.testing.assert_allclose(cov[0], np.diag([1, 1 / 3, 1 / 3, 1 / 3]))
+
+
+def test_unknown_format_is_a_clear_error():
+    with pytest.raises(ValueError, match="channel_format must be one of"):
+        make_format("5.1")
+
+
+@needs_sofa
+def test_kemar_left_ear_is_louder_for_a_source_on_the_left():
+    hrtf = HRTFSet.from_sofa()
+    hrirs = hrtf.hrirs_at(FS)
+    left = hrtf.nearest(unit_vector(np.array([90.0]), np.array([0.0])))[0]
+    right = hrtf.nearest(unit_vector(np.array([-90.0]), np.array([0.0])))[0]
+    energy = (hrirs ** 2).sum(axis=-1)
+    assert energy[left, 0] > 4 * energy[left, 1]
+    assert energy[right, 1] > 4 * energy[right, 0]
+    np.testing.assert_allclose(np.linalg.norm(hrtf.directions, axis=1), 1.0)
+
+
+@needs_sofa
+def test_binaural_hrirs_are_diffuse_field_energy_normalised():
+    hrtf = HRTFSet.from_sofa()
+    for rate in (16000, 48000):
+        index, weight = hrtf.diffuse_weights()
+        energy = (hrtf.hrirs_at(rate)[index] ** 2).sum(axis=-1).mean(axis=1)
+        assert np.dot(weight, energy) == pytest.approx(1.0, rel=1e-9)
+    cov = make_format("binaural").diffuse_covariance(np.fft.rfftfreq(1024, 1 / FS), FS)
+    assert np.all(cov[:, 0, 0].real > 0)
+    assert abs(cov[1, 0, 1]) / np.sqrt(cov[1, 0, 0].real * cov[1, 1, 1].real) > 0.9  # low f
+
+
+def _write_sofa(path, left_first: bool, rate=48000.0):
+    ir = np.zeros((2, 2, 64))
+    ir[0, 0, 3], ir[0, 1, 3] = 1.0, 0.1  # direction 0 (az 90): loud in receiver 0
+    ir[1, 0, 3], ir[1, 1, 3] = 0.1, 1.0  # direction 1 (az -90): loud in receiver 1
+    if not left_first:
+        ir = ir[:, ::-1]
+    with h5py.File(path, "w") as f:
+        f["Data.IR"] = ir
+        f["Data.SamplingRate"] = [rate]
+        f["SourcePosition"] = [[90.0, 0.0, 1.0], [-90.0, 0.0, 1.0]]
+        f["SourcePosition"].attrs["Type"] = "spherical"
+        y = [0.09, -0.09] if left_first else [-0.09, 0.09]
+        f["ReceiverPosition"] = [[[0.0], [y[0]], [0.0]], [[0.0], [y[1]], [0.0]]]
+
+
+@pytest.mark.parametrize("left_first", [True, False])
+def test_sofa_reader_puts_the_left_ear_first(tmp_path, left_first):
+    path = tmp_path / "tiny.sofa"
+    _write_sofa(path, left_first)
+    hrtf = HRTFSet.from_sofa(path)
+    assert hrtf.hrirs[0, 0].max() == 1.0 and hrtf.hrirs[1, 1].max() == 1.0
+    np.testing.assert_allclose(hrtf.directions[0], [0, 1, 0], atol=1e-12)
+    assert hrtf.hrirs_at(16000).shape[-1] == 64 // 3 + 1
+
+
+def test_sofa_reader_errors(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.sofa"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="not a readable SimpleFreeFieldHRIR"):
+        HRTFSet.from_sofa(bad)
+    monkeypatch.setattr(hrtf_module, "DEFAULT_SOFA_PATHS", ())
+    monkeypatch.setenv("SARL_SOFA", str(tmp_path / "missing.sofa"))
+    with pytest.raises(FileNotFoundError, match="libmysofa1"):
+        hrtf_module.default_sofa_path()
