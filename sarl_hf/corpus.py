@@ -23,6 +23,7 @@ from .design import design
 from .factors import FACTORS, FactorConfig
 from .render import Renderer
 from .scene import SceneSpec
+from .sources import SPLITS
 
 
 PARTIAL_SUFFIX = ".part"
@@ -134,8 +135,10 @@ def summarise(rows: list[dict], num_levels: dict) -> dict:
 def format_summary(summary: dict) -> str:
     """The summary as a short plain-text report."""
     lines = ["scenes per format and split:"]
-    for (fmt, split), count in sorted(summary["scenes"].items()):
-        lines.append(f"  {fmt:9s} {split:10s} {count}")
+    for fmt in sorted({fmt for fmt, _ in summary["scenes"]}):
+        counts = [f"{split} {summary['scenes'][(fmt, split)]}" for split in SPLITS
+                  if (fmt, split) in summary["scenes"]]
+        lines.append(f"  {fmt:9s} " + ", ".join(counts))
     lines.append("level counts per split (every level of a factor within ±1 = balanced):")
     for (split, factor), values in sorted(summary["levels"].items()):
         state = "balanced" if max(values) - min(values) <= 1 else "UNBALANCED"

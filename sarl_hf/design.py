@@ -14,7 +14,7 @@ import numpy as np
 
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, balanced_levels
 from .formats import FORMATS
-from .rooms import contains, eyring_absorption, floor_polygon, polygon_area, segments_blocked
+from .rooms import contains, eyring_absorption, floor_polygon, segments_blocked
 from .scene import SPLITS, ListenerSpec, RoomSpec, SceneSpec, SourceSpec
 from .sources import ProceduralBank, SourceBank
 

@@ -55,7 +55,8 @@ class ChannelFormat(abc.ABC):
         positions_m : ndarray, shape (n, 3)
             Source positions in the listener frame, metres.
         gains : ndarray, shape (n,)
-            Reflection gains (1 for the direct path); 1/r spreading is applied here (unit amplitude at 1 m, as in pyroomacoustics).
+            Reflection gains (1 for the direct path). Spherical spreading 1/r is applied
+            here: unit amplitude at 1 m, as in pyroomacoustics.
         sample_rate : int
         num_taps : int
 

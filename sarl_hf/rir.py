@@ -2,17 +2,17 @@
 
 Fast renderer
     Exact image sources up to ``max_order`` reflections (``ism``) rendered through the
-    channel format, plus a diffuse late tail: Gaussian noise whose channels have the
-    format's diffuse-field cross-spectral matrix, whose energy decays at exactly the
-    target RT60, and whose level is the image-source energy density of the room,
-    4πc / V per second for a source of unit amplitude at 1 m, weighted by the probability that a path of
-    that length has more than ``max_order`` reflections (Poisson, mean free path 4V/S).
-    Early and late parts therefore join without double counting in expectation.
+    channel format until the mixing time, then a diffuse late tail: Gaussian noise whose
+    channels have the format's diffuse-field cross-spectral matrix, whose energy decays
+    at exactly the target RT60, and whose level is the image-source energy density of
+    the room, 4πc/V per second for a source of unit amplitude at 1 m. A 4 ms
+    raised-cosine crossfade joins the two.
 
 Reference renderer
-    The same scene through pyroomacoustics' full image-source model (same walls, same
-    absorption). Capsule formats use pyroomacoustics' own RIR synthesis; ambisonic and
-    binaural formats render its image sources through the format.
+    The same scene through pyroomacoustics (same walls, same absorption): the full
+    image-source model for a shoebox, the hybrid ray tracer (or a given image order) for
+    the other shapes. Capsule formats use pyroomacoustics' own RIR synthesis; ambisonic
+    and binaural formats render its image sources through the format.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import zlib
 
 import numpy as np
 from scipy import fft as sp_fft
-from scipy.special import gammainc
 
 from .formats import CapsuleArray, ChannelFormat
 from .ism import image_sources

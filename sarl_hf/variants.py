@@ -68,7 +68,8 @@ def _scaled_listener(anchor: SceneSpec, room: RoomSpec):
 
 def _placed(anchor, rooms, listeners, sources_list, config, rng):
     """Listeners for each variant, and how they were found."""
-    if all(is_legal(r, l, s, config) for r, l, s in zip(rooms, listeners, sources_list)):
+    if all(is_legal(room, listener, sources, config)
+           for room, listener, sources in zip(rooms, listeners, sources_list)):
         return rooms, listeners, "anchor"
     if len({id(r) for r in rooms}) == 1:  # one room: try one listener for all variants
         union = [s for sources in sources_list for s in sources]

@@ -1,10 +1,8 @@
-"""Dry (anechoic) mono source banks organised by class and split.
+"""Banks over stored clips: a folder of audio files and a ``datasets`` audio dataset.
 
-:class:`ProceduralBank` synthesises clips (recipes in :mod:`sarl_hf.sources_procedural`),
-:class:`FolderBank` reads ``root/<class>/**`` audio files and :class:`DatasetBank` wraps a
-map-style :class:`datasets.Dataset`.  Clips are RMS-normalised to :data:`TARGET_RMS_DBFS` so
-level never leaks the class; file/dataset splits come from a hash of each clip's key, so a
-clip keeps its split when clips are added.
+Every clip is read once when the bank is built; a corrupt or silent clip is skipped with a
+warning and counted in ``skipped``. Splits come from a hash of each clip's key, so a clip
+keeps its split when clips are added.
 """
 
 from __future__ import annotations
@@ -21,61 +19,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from sarl_hf.sources_procedural import RECIPES, synthesise
-
-__all__ = ["SPLITS", "TARGET_RMS_DBFS", "SourceBank", "ProceduralBank", "FolderBank",
-           "DatasetBank", "bank_from_dict", "rms_normalise", "decode_audio_value"]
-
-SPLITS = ("train", "validation", "test")
-TARGET_RMS_DBFS = -26.0
-#: A clip whose peak is below this (linear, full scale 1.0) counts as silent.
-SILENT_PEAK = 1e-5
-#: A clip whose RMS is below this (dBFS) counts as silent.
-SILENT_RMS_DBFS = -80.0
-DEFAULT_CLIPS_PER_SPLIT = (("train", 16), ("validation", 4), ("test", 4))
-DEFAULT_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif",
-                      ".aifc", ".au", ".caf", ".w64", ".rf64")
-#: Errors a decoder raises for an unreadable file (soundfile and torchcodec raise RuntimeError).
-_DECODE_ERRORS = (RuntimeError, ValueError, OSError, EOFError)
-
-
-def _rms_dbfs(x: np.ndarray) -> float:
-    """RMS level of ``x`` (any shape) in dBFS (-inf for all zeros or empty)."""
-    rms = math.sqrt(float(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-    return 20.0 * math.log10(rms) if rms > 0.0 else -math.inf
-
-
-def rms_normalise(x: np.ndarray, target_dbfs: float = TARGET_RMS_DBFS) -> np.ndarray:
-    """Scale a signal to a target RMS level.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        (samples,) signal, full scale 1.0.
-    target_dbfs : float
-        Target RMS level in dBFS.
-
-    Returns
-    -------
-    np.ndarray
-        (samples,) float32 signal with RMS ``target_dbfs`` dBFS; an all-zero
-        input is returned unscaled (as float32) with a warning.
-    """
-    level_dbfs = _rms_dbfs(x)
-    if not math.isfinite(level_dbfs):
-        warnings.warn("rms_normalise: x is silent (RMS 0); returned unscaled", stacklevel=2)
-        return np.asarray(x, dtype=np.float32)
-    gain = 10.0 ** ((target_dbfs - level_dbfs) / 20.0)
-    return (np.asarray(x, dtype=np.float64) * gain).astype(np.float32)
-
-
-def _n_samples(sample_rate: int, duration_s: float) -> int:
-    """Validated output length ``round(duration_s * sample_rate)`` in samples."""
-    if int(sample_rate) != sample_rate or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
-    if not round(duration_s * sample_rate) >= 1:
-        raise ValueError(f"duration_s must give at least one sample, got {duration_s!r}")
-    return int(round(duration_s * sample_rate))
+from .base import (DEFAULT_EXTENSIONS, SILENT_PEAK, SILENT_RMS_DBFS, SPLITS, SourceBank,
+                   _DECODE_ERRORS, _n_samples, _rms_dbfs, rms_normalise)
 
 
 def _unusable_reason(audio: np.ndarray) -> str | None:
@@ -138,105 +83,6 @@ def _assign_splits(keys: list[str], fractions: tuple[float, float, float]) -> di
                            key=lambda k: (abs(units[k] - centre), k))
             assigned[borrowed] = split
     return assigned
-
-
-class SourceBank(abc.ABC):
-    """A bank of dry (anechoic) mono source clips organised by class and split."""
-
-    name: str  # e.g. "procedural", "folder", "dataset"; first part of every clip id
-
-    @property
-    @abc.abstractmethod
-    def classes(self) -> tuple[str, ...]:
-        """Sorted class names."""
-
-    @abc.abstractmethod
-    def clip_ids(self, split: str, class_name: str) -> list[str]:
-        """Clip ids of one class in one split, in a deterministic order.
-
-        Ids of different splits are disjoint; ValueError for an unknown split or class.
-        """
-
-    @abc.abstractmethod
-    def load(self, clip_id: str, sample_rate: int, duration_s: float) -> np.ndarray:
-        """Load clip ``clip_id`` (ValueError if unknown) at ``sample_rate`` Hz for ``duration_s`` s.
-
-        Returns a (round(duration_s * sample_rate),) float32 mono clip with RMS
-        :data:`TARGET_RMS_DBFS` dBFS; identical bytes for identical arguments.
-        """
-
-    @abc.abstractmethod
-    def to_dict(self) -> dict:
-        """Parameters to rebuild the bank with :func:`bank_from_dict`."""
-
-    def _check_split_and_class(self, split: str, class_name: str) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if class_name not in self.classes:
-            raise ValueError(f"class_name {class_name!r} is not in bank {self.name!r}; "
-                             f"classes are {self.classes}")
-
-
-class ProceduralBank(SourceBank):
-    """Procedurally synthesised clips, deterministic by seed, at any rate >= 8 kHz.
-
-    Parameters
-    ----------
-    seed : int
-        Bank seed (non-negative).
-    clips_per_split : Mapping[str, int], optional
-        Clips per class in each split; missing splits keep the defaults
-        (train 16, validation 4, test 4).
-    """
-
-    name = "procedural"
-
-    def __init__(self, seed: int = 0, clips_per_split: Mapping[str, int] | None = None):
-        if int(seed) != seed or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        counts = dict(DEFAULT_CLIPS_PER_SPLIT)
-        for split, count in dict(clips_per_split or {}).items():
-            if split not in SPLITS:
-                raise ValueError(f"clips_per_split has unknown split {split!r}; use {SPLITS}")
-            if int(count) != count or count < 0:
-                raise ValueError(f"clips_per_split[{split!r}] must be a non-negative integer, "
-                                 f"got {count!r}")
-            counts[split] = int(count)
-        self.seed = int(seed)
-        self.clips_per_split = counts
-
-    @property
-    def classes(self) -> tuple[str, ...]:
-        return tuple(sorted(RECIPES))
-
-    def clip_ids(self, split: str, class_name: str) -> list[str]:
-        self._check_split_and_class(split, class_name)
-        return [f"procedural/{class_name}/{split}/{index:04d}"
-                for index in range(self.clips_per_split[split])]
-
-    def _parse(self, clip_id: str) -> tuple[str, str, int]:
-        """(class, split, index) of a clip id of this bank, else ValueError."""
-        parts = clip_id.split("/") if isinstance(clip_id, str) else []
-        if (len(parts) == 4 and parts[1] in RECIPES and parts[2] in SPLITS and parts[3].isdigit()
-                and int(parts[3]) < self.clips_per_split[parts[2]]
-                and clip_id == f"procedural/{parts[1]}/{parts[2]}/{int(parts[3]):04d}"):
-            return parts[1], parts[2], int(parts[3])
-        raise ValueError(f"clip_id {clip_id!r} is not a clip of this procedural bank")
-
-    def load(self, clip_id: str, sample_rate: int, duration_s: float) -> np.ndarray:
-        class_name, split, index = self._parse(clip_id)
-        n_samples = _n_samples(sample_rate, duration_s)
-        if sample_rate < 8000:
-            raise ValueError(f"sample_rate must be at least 8000 Hz for procedural clips, "
-                             f"got {sample_rate}")
-        class_key = int(hashlib.sha1(class_name.encode("utf-8")).hexdigest()[:8], 16)
-        seed_seq = np.random.SeedSequence([self.seed, class_key, SPLITS.index(split), index])
-        rng = np.random.default_rng(seed_seq)
-        return rms_normalise(synthesise(class_name, rng, n_samples, int(sample_rate)))
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "kind": "procedural", "seed": self.seed,
-                "clips_per_split": dict(self.clips_per_split)}
 
 
 class _IndexedBank(SourceBank):
@@ -428,22 +274,3 @@ class DatasetBank(_IndexedBank):
                 "label_column": self.label_column, "split_fractions": list(self.split_fractions),
                 "num_rows": self._num_rows}
 
-
-def bank_from_dict(d: Mapping[str, Any]) -> SourceBank:
-    """Rebuild a procedural or folder bank from its :meth:`SourceBank.to_dict`.
-
-    A dataset bank cannot be rebuilt from a dict (it wraps a live dataset
-    object); a ValueError says to pass the :class:`DatasetBank` itself.
-    """
-    kind = d.get("kind", d.get("name"))
-    if kind == "procedural":
-        return ProceduralBank(seed=d.get("seed", 0), clips_per_split=d.get("clips_per_split"))
-    if kind == "folder":
-        if "root" not in d:
-            raise ValueError("bank dict of kind 'folder' needs a 'root' entry")
-        return FolderBank(d["root"], split_fractions=d.get("split_fractions", (0.8, 0.1, 0.1)),
-                          extensions=d.get("extensions"))
-    if kind == "dataset":
-        raise ValueError(f"bank {d.get('name')!r} is a dataset bank and cannot be rebuilt from "
-                         f"a dict: pass the DatasetBank object (wrapping the dataset) instead")
-    raise ValueError(f"bank dict has unknown kind {kind!r}; expected 'procedural' or 'folder'")
