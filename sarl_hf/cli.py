@@ -71,7 +71,9 @@ def _run_render(args) -> int:
     elapsed = time.perf_counter() - start
     num_levels = {f: len(config.levels(f, bank.classes)) for f in FACTORS}
     print(format_summary(summarise(rows, num_levels)))
-    print(f"{len(rows)} scenes in {elapsed:.1f} s; corpus in {args.out}/<format>/<split>/")
+    reused = sum(row["reused"] for row in rows)
+    print(f"{len(rows) - reused} scenes rendered, {reused} found complete from an earlier run, "
+          f"in {elapsed:.1f} s; corpus in {args.out}/<format>/<split>/")
     return 0
 
 

@@ -85,7 +85,8 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
     Returns
     -------
     labels : list of dict
-        One per (format, spec), with ``channel_format`` and ``path`` added.
+        One per (format, spec), with ``channel_format``, ``split``, ``path`` and
+        ``reused`` (found complete from an earlier run) added.
     """
     out = Path(out)
     _check_run_file(out, description or {})
@@ -98,7 +99,8 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
         stem = out / fmt / spec.split / spec.scene_id
         json_path, wav_path = stem.with_suffix(".json"), stem.with_suffix(".wav")
         record = json.loads(json_path.read_text()) if json_path.exists() else None
-        if record is None or record["spec"] != spec.to_dict() or not wav_path.exists():
+        reused = record is not None and record["spec"] == spec.to_dict() and wav_path.exists()
+        if not reused:
             scene = renderer.render(spec)
             # scipy writes no PEAK chunk (libsndfile's holds a timestamp): same seed, same bytes
             atomic_write(wav_path, lambda tmp: wavfile.write(tmp, scene.sample_rate,
@@ -106,7 +108,7 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
             record = {"spec": spec.to_dict(), "labels": scene.labels}
             atomic_write(json_path, lambda tmp: Path(tmp).write_bytes(_json_bytes(record)))
         rows.append(dict(record["labels"], channel_format=fmt, split=spec.split,
-                         path=str(wav_path)))
+                         path=str(wav_path), reused=reused))
     return rows
 
 

@@ -66,7 +66,7 @@ def summary_block(stdout: str) -> str:
     """The printed summary without the timing line."""
     lines = stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("scenes per format"))
-    end = next(i for i, line in enumerate(lines) if " scenes in " in line)
+    end = next(i for i, line in enumerate(lines) if " scenes rendered, " in line)
     return "\n".join(lines[start:end])
 
 
@@ -91,7 +91,7 @@ def test_render_writes_every_scene_in_every_format(corpus):
                 expected |= {f"{fmt}/{split}/{scene_id}.wav", f"{fmt}/{split}/{scene_id}.json"}
     found = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert found == expected  # and nothing else: no temporary files left behind
-    assert f"{2 * sum(SIZES.values())} scenes in" in stdout
+    assert f"{2 * sum(SIZES.values())} scenes rendered, 0 found complete" in stdout
 
 
 def test_wav_files_have_the_format_channels(corpus):
@@ -169,6 +169,7 @@ def test_identical_rerun_renders_nothing(corpus, tmp_path):
     assert code == 0, stderr
     assert snapshot(out, hidden=True) == before  # same bytes, same mtimes
     assert summary_block(stdout) == summary_block(first_stdout)
+    assert f"0 scenes rendered, {2 * sum(SIZES.values())} found complete" in stdout
 
 
 def test_rerun_with_another_seed_is_refused(corpus):
