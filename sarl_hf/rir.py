@@ -222,7 +222,9 @@ def reference_rir(spec: SceneSpec, fmt: ChannelFormat, source_index: int = 0,
     hybrid = max_order is None and spec.room.shape != "shoebox"
     if hybrid and not isinstance(fmt, CapsuleArray):
         raise ValueError(f"max_order: the {fmt.name} reference in a {spec.room.shape} room "
-                         "needs an explicit image-source order")
+                         "needs an explicit image-source order (pyroomacoustics' ray tracer "
+                         "has no ambisonic or HRTF receiver; its image model of a polygon "
+                         "room grows exponentially with the order)")
     if max_order is None:
         max_order = DEFAULT_MAX_ORDER if hybrid else reference_max_order(spec)
     room = pra_room(spec, max_order, ray_tracing=hybrid)

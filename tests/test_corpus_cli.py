@@ -353,3 +353,30 @@ def test_same_scene_gives_the_same_wav_bytes(library_specs, tmp_path):
     a, b = snapshot(tmp_path / "a"), snapshot(tmp_path / "b")
     assert set(a) == set(b) and len(a) == 3
     assert contents(a) == contents(b)
+
+
+def test_render_from_a_folder_of_recordings(tmp_path):
+    import soundfile as sf
+
+    root = tmp_path / "recordings"
+    for c, freq_hz in enumerate([220.0, 440.0, 880.0]):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(5):
+            t = np.arange(22050) / 22050
+            sf.write(root / f"class{c}" / f"{i}.wav", np.sin(2 * np.pi * freq_hz * (1 + i / 50) * t)
+                     .astype(np.float32) * 0.3, 22050)
+    out = tmp_path / "corpus"
+    code, stdout, stderr = run_cli(["render", "--out", str(out), "--train", "6", "--validation",
+                                    "3", "--test", "3", "--duration", "0.5", "--no-progress",
+                                    "--sources", f"folder:{root}"])
+    assert code == 0, stderr
+    assert "folder bank, 3 classes" in stdout
+    records = [json.loads(p.read_text()) for p in out.rglob("*.json") if p.name != "corpus.json"]
+    assert len(records) == 12
+    assert {r["labels"]["class_name"] for r in records} == {"class0", "class1", "class2"}
+
+
+def test_missing_recordings_folder_is_a_clear_error(tmp_path):
+    code, _, stderr = run_cli(["render", "--out", str(tmp_path / "c"), "--sources",
+                               f"folder:{tmp_path / 'nowhere'}"])
+    assert code == 2 and "nowhere" in stderr
