@@ -110,15 +110,22 @@ def place(sources, config: FactorConfig, rng: np.random.Generator, *, room: Room
     -------
     (RoomSpec, ListenerSpec) or None
         None when ``config.placement_tries`` attempts found nothing.
+
+    Raises
+    ------
+    ValueError
+        When no room within ``config.height_range_m`` can hold the sources.
     """
+    low, high, rise = _listener_height_range(
+        sources, config, None if room is None else room.height_m)
+    if room is None and (low > high or low + max(rise.max(), 0) + config.wall_margin_m
+                         > config.height_range_m[1]):
+        raise ValueError(f"height_range_m {config.height_range_m} / listener_height_range_m "
+                         f"{config.listener_height_range_m} cannot hold sources "
+                         f"{[(s.elevation_deg, s.distance_m) for s in sources]} (elevation, m)")
+    if low > high:
+        return None
     for _ in range(config.placement_tries):
-        low, high, rise = _listener_height_range(
-            sources, config, None if room is None else room.height_m)
-        if room is None and low + max(rise.max(), 0) + config.wall_margin_m > \
-                config.height_range_m[1]:
-            low = high + 1  # no room is tall enough
-        if low > high:
-            return None if room is not None else _raise_height(sources, config)
         z_listener = rng.uniform(low, high)
         candidate = room or _new_room(shape, volume_m3, rt60_s, z_listener, rise, config, rng)
         if candidate is None:
@@ -127,12 +134,6 @@ def place(sources, config: FactorConfig, rng: np.random.Generator, *, room: Room
         if listener is not None:
             return candidate, listener
     return None
-
-
-def _raise_height(sources, config):
-    raise ValueError(f"height_range_m {config.height_range_m} / listener_height_range_m "
-                     f"{config.listener_height_range_m} cannot hold sources "
-                     f"{[(s.elevation_deg, s.distance_m) for s in sources]} (elevation, m)")
 
 
 def _scene_seed(seed: int, split: str, index: int) -> int:

@@ -59,17 +59,17 @@ def early_weight(t_s: np.ndarray, mixing_s: float) -> np.ndarray:
     return 0.5 + 0.5 * np.cos(np.pi * x)
 
 
-def tail_envelope(spec: SceneSpec, num_taps: int, direct_s: float, max_order: int
+def tail_envelope(spec: SceneSpec, num_taps: int, direct_s: float, mixing_s: float
                   ) -> np.ndarray:
     """Standard deviation per tap (num_taps,) of the diffuse tail of an omni capsule.
 
-    Before the mixing time the tail stands in for the paths with more than
-    ``max_order`` reflections (their Poisson probability); after it, for all paths. The
-    energy decays by 60 dB in exactly ``rt60_s``; nothing arrives before ``direct_s``.
+    Zero until the mixing time, then rising through the crossfade (``early_weight``) to
+    the full image-source energy density 4πc/V, decaying by 60 dB in exactly
+    ``rt60_s``; nothing arrives before ``direct_s``.
     """
     fs, room = spec.sample_rate, spec.room
     t = np.arange(num_taps) / fs
-    late_fraction = 1.0 - early_weight(t, mixing_time_s(spec, max_order, direct_s)) ** 2
+    late_fraction = 1.0 - early_weight(t, mixing_s) ** 2
     density = 4 * np.pi * SPEED_OF_SOUND_M_S / (room.volume_m3 * fs)
     envelope = np.sqrt(density * late_fraction) * np.exp(-3.0 * np.log(10) / room.rt60_s * t)
     envelope[t < direct_s] = 0.0
@@ -125,11 +125,12 @@ def fast_rirs(spec: SceneSpec, fmts, source_index: int = 0,
                            np.asarray(listener.position_m, float), max_order)
     relative = listener.to_listener(images.positions_m)
     arrival_s = np.linalg.norm(relative, axis=1) / SPEED_OF_SOUND_M_S
-    weight = early_weight(arrival_s, mixing_time_s(spec, max_order, arrival_s[0]))
+    mixing_s = mixing_time_s(spec, max_order, arrival_s[0])
+    weight = early_weight(arrival_s, mixing_s)
     audible = weight > 0
     gains = (images.gains(room.absorption) * weight)[audible]
     num_taps = response_length(spec, source_index)
-    envelope = tail_envelope(spec, num_taps, arrival_s[0], max_order).astype(np.float32)
+    envelope = tail_envelope(spec, num_taps, arrival_s[0], mixing_s).astype(np.float32)
     out = []
     for fmt in fmts:
         early = fmt.early_response(relative[audible], gains, spec.sample_rate, num_taps)
