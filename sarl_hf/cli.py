@@ -10,7 +10,7 @@ from .corpus import corpus_specs, format_summary, render_corpus, summarise
 from .factors import FACTORS, FactorConfig
 from .formats import FORMATS
 from .render import MODES, Renderer
-from .sources import FolderBank, ProceduralBank
+from .sources import BANK_NAMES, bank_from_name
 
 
 def _formats(text: str) -> list[str]:
@@ -19,15 +19,6 @@ def _formats(text: str) -> list[str]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown format(s) {unknown}; choose from {FORMATS}")
     return names
-
-
-def _bank(text: str, seed: int):
-    if text == "procedural":
-        return ProceduralBank(seed=seed)
-    if text.startswith("folder:"):
-        return FolderBank(text[len("folder:"):])
-    raise argparse.ArgumentTypeError(
-        f"--sources must be 'procedural' or 'folder:PATH', got {text!r}")
 
 
 def _add_render(sub):
@@ -45,7 +36,7 @@ def _add_render(sub):
     p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
     p.add_argument("--num-sources", type=int, default=1, help="simultaneous sources")
     p.add_argument("--sources", default="procedural",
-                   help="dry source bank: 'procedural' (built in) or 'folder:PATH'")
+                   help=f"dry source bank: {' or '.join(BANK_NAMES)}")
     p.add_argument("--mode", choices=MODES, default="fast", help="renderer")
     p.add_argument("--sofa", default=None, help="SOFA HRTF file for binaural")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -53,7 +44,7 @@ def _add_render(sub):
 
 
 def _run_render(args) -> int:
-    bank = _bank(args.sources, args.seed)
+    bank = bank_from_name(args.sources, args.seed)
     config = FactorConfig()
     sizes = {"train": args.train, "validation": args.validation, "test": args.test}
     print(f"designing {sum(sizes.values())} scenes ({bank.name} bank, "

@@ -17,7 +17,22 @@ from .stored import DatasetBank, FolderBank, decode_audio_value
 
 __all__ = ["SPLITS", "TARGET_RMS_DBFS", "SILENT_PEAK", "SILENT_RMS_DBFS", "SourceBank",
            "ProceduralBank", "FolderBank", "DatasetBank", "bank_from_dict", "rms_normalise",
-           "decode_audio_value"]
+           "decode_audio_value", "bank_from_name", "BANK_NAMES"]
+
+#: What ``bank_from_name`` understands (``folder:PATH`` takes a path).
+BANK_NAMES = ("procedural", "folder:PATH")
+
+
+def bank_from_name(name: str, seed: int = 0) -> SourceBank:
+    """The bank a command line names: ``procedural`` or ``folder:PATH``.
+
+    ``seed`` seeds banks that synthesise their clips. ValueError for an unknown name.
+    """
+    if name == "procedural":
+        return ProceduralBank(seed=seed)
+    if name.startswith("folder:"):
+        return FolderBank(name[len("folder:"):])
+    raise ValueError(f"sources must be one of {', '.join(BANK_NAMES)}, got {name!r}")
 
 
 def bank_from_dict(d: Mapping[str, Any]) -> SourceBank:
