@@ -9,6 +9,7 @@ import time
 from .corpus import corpus_specs, format_summary, render_corpus, summarise
 from .factors import FACTORS, FactorConfig
 from .formats import FORMATS
+from .generate import CorpusPlan, generate
 from .render import MODES, Renderer
 from .sources import BANK_NAMES, bank_from_name
 
@@ -68,11 +69,74 @@ def _run_render(args) -> int:
     return 0
 
 
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="write the corpus as a hub-ready dataset folder",
+                       description="Render the SARL corpus into OUT as parquet shards per "
+                       "config and split with a dataset card; load it with "
+                       "datasets.load_dataset(OUT, CONFIG). Shards are written atomically "
+                       "and recorded with checksums; --resume finishes or repairs a run.")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--scenes", type=int, default=1000,
+                   help="scenes of every format config, split 60/20/20 (default 1000)")
+    p.add_argument("--formats", type=_formats, default=list(FORMATS),
+                   help=f"comma-separated channel formats (default {','.join(FORMATS)})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-rate", type=int, default=16000, help="Hz")
+    p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
+    p.add_argument("--multisource-scenes", type=int, default=None,
+                   help="scenes of the multisource config (default scenes/4; 0: none)")
+    p.add_argument("--sensitivity-anchors", type=int, default=None,
+                   help="anchor scenes of the sensitivity config (default max(1, "
+                   "scenes/100); 0: none)")
+    p.add_argument("--scenes-per-shard", type=int, default=500, help="rows per parquet file")
+    p.add_argument("--sources", default="procedural",
+                   help=f"dry source bank: {' or '.join(BANK_NAMES)}")
+    p.add_argument("--mode", choices=MODES, default="fast", help="renderer")
+    p.add_argument("--sofa", default=None, help="SOFA HRTF file for binaural")
+    p.add_argument("--num-proc", type=int, default=1, help="parallel processes")
+    p.add_argument("--num-shards", type=int, default=1,
+                   help="split the job into this many slices (for several machines)")
+    p.add_argument("--shard-index", type=int, default=0, help="the slice this run renders")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an interrupted run in OUT; verify and rebuild its shards")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args) -> int:
+    bank = bank_from_name(args.sources, args.seed)
+    multisource = args.scenes // 4 if args.multisource_scenes is None else args.multisource_scenes
+    anchors = (max(1, args.scenes // 100) if args.sensitivity_anchors is None
+               else args.sensitivity_anchors)
+    plan = CorpusPlan(scenes=args.scenes, formats=tuple(args.formats), seed=args.seed,
+                      sample_rate=args.sample_rate, duration_s=args.duration,
+                      multisource_scenes=multisource, sensitivity_anchors=anchors,
+                      scenes_per_shard=args.scenes_per_shard, mode=args.mode,
+                      bank=bank.to_dict(), sofa_path=args.sofa)
+    print(f"designing the corpus ({bank.name} bank, {len(bank.classes)} classes; configs "
+          f"{', '.join(plan.configs())}) ...", flush=True)
+    report = generate(args.out, plan, bank, num_proc=args.num_proc, num_shards=args.num_shards,
+                      shard_index=args.shard_index, resume=args.resume,
+                      progress=not args.no_progress)
+    rate = report.scenes_rendered / report.elapsed_s if report.elapsed_s else 0.0
+    print(f"{len(report.rendered)} shards rendered ({report.scenes_rendered} scenes, "
+          f"{rate:.1f} scenes/s), {len(report.reused)} found complete, in "
+          f"{report.elapsed_s:.1f} s")
+    if report.complete:
+        print(f"corpus complete: {args.out}/README.md, manifest.json, data/<config>/; load it "
+              f"with datasets.load_dataset({args.out!r}, {plan.configs()[0]!r})")
+    else:
+        print(f"{len(report.missing)} shards of other slices are not here yet; gather every "
+              f"slice into one folder and run again with --resume to finish the card")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sarl", description="SARL: spatial information in "
                                      "audio representations")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
+    _add_generate(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from .sources import ProceduralBank, SourceBank
 _CANDIDATES = 256  # listener positions tried at once in one room
 _SLACK_M = 1e-3  # headroom over the lowest legal ceiling
 MAX_SWAPS = 1000  # level trades between scenes whose extra sources do not fit
+TRADES_PER_SCENE = 8  # then the scene's extra sources move nearer instead
 
 
 def _relative_xy(sources, yaw_deg):
@@ -152,7 +153,7 @@ def _check_design_args(n, split, channel_format, num_sources, classes):
         raise ValueError(f"num_sources must be in [1, {len(classes)}], got {num_sources}")
 
 
-def _distinct_classes(classes: np.ndarray, j: int, rng) -> None:
+def _distinct_classes(classes: np.ndarray, j: int, n_classes: int, rng) -> None:
     """Make source j's class differ from sources < j in every scene, by swapping class
     levels between scenes (so source j's class counts stay balanced)."""
     n = classes.shape[1]
@@ -166,7 +167,21 @@ def _distinct_classes(classes: np.ndarray, j: int, rng) -> None:
                 break
             classes[j, [i, k]] = classes[j, [k, i]]
         else:
-            raise RuntimeError("cannot give every source of a scene its own class")
+            _replace_class(classes, j, i, n_classes)
+
+
+def _replace_class(classes: np.ndarray, j: int, i: int, n_classes: int) -> None:
+    """Give source j of scene i the least-used class (in source j's row) that no other
+    source of the scene has: the fallback when no swap helps (few scenes)."""
+    counts = np.bincount(classes[j], minlength=n_classes)
+    free = [c for c in np.argsort(counts, kind="stable") if c not in classes[:j, i]]
+    if free:
+        counts[classes[j, i]] -= 1
+        counts[free[0]] += 1
+        if counts.max() - counts.min() <= 1:
+            classes[j, i] = free[0]
+            return
+    raise RuntimeError("cannot give every source of a scene its own class")
 
 
 def _source_levels(n, num_sources, config, n_classes, rng):
@@ -174,7 +189,7 @@ def _source_levels(n, num_sources, config, n_classes, rng):
     levels = {f: np.stack([balanced_levels(n, len(config.levels(f, range(n_classes))), rng)
                            for _ in range(num_sources)]) for f in SOURCE_FACTORS}
     for j in range(1, num_sources):
-        _distinct_classes(levels["class"], j, rng)
+        _distinct_classes(levels["class"], j, n_classes, rng)
     return levels
 
 
@@ -194,7 +209,7 @@ def _make_source(levels: dict, config, classes, clip_id, rng) -> SourceSpec:
 def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | None = None,
            bank: SourceBank | None = None, channel_format: str = "mono",
            sample_rate: int = 16000, duration_s: float = 4.0,
-           num_sources: int = 1) -> list[SceneSpec]:
+           num_sources: int = 1, id_prefix: str = "") -> list[SceneSpec]:
     """A balanced list of scene specs for one split.
 
     Every level of every factor occurs n/L times (±1) among the scenes (for every source
@@ -216,7 +231,13 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
     channel_format, sample_rate, duration_s
         Copied into every spec (a spec renders in any format: ``spec.with_format``).
     num_sources : int
-        Simultaneous sources per scene, each of a different class.
+        Simultaneous sources per scene, each of a different class. When extra sources
+        do not fit together in a scene, their positions are traded with another scene;
+        in very small designs where trades do not help, an extra source moves a distance
+        level nearer (the primary source's levels never change).
+    id_prefix : str
+        Put before every scene id (``<prefix><split>-<seed>-<index>``), so that designs
+        of different corpora never share an id.
 
     Returns
     -------
@@ -232,6 +253,7 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
     source_levels = _source_levels(n, num_sources, config, len(classes), rng)
     clips = _assign_clips(bank, split, source_levels["class"], rng)
     specs, pending, swaps = [None] * n, deque(range(n)), 0
+    failures = np.zeros(n, int)
     while pending:
         i = pending.popleft()
         levels = {f: int(room_levels[f][i]) for f in room_levels}
@@ -241,11 +263,17 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
             specs[i] = SceneSpec(room=placed[0], listener=placed[1], sources=sources,
                                  channel_format=channel_format, sample_rate=sample_rate,
                                  duration_s=duration_s, seed=_scene_seed(seed, split, i),
-                                 split=split, scene_id=f"{split}-{seed}-{i:06d}", levels=levels)
+                                 split=split, levels=levels,
+                                 scene_id=f"{id_prefix}{split}-{seed}-{i:06d}")
             continue
-        if num_sources == 1 or n == 1 or swaps >= MAX_SWAPS:
+        if num_sources == 1 or swaps >= MAX_SWAPS:
             raise RuntimeError(f"scene {i}: no legal room and listener for levels {levels} "
                                f"and sources {sources} after {config.placement_tries} tries")
+        failures[i] += 1
+        if n == 1 or failures[i] > TRADES_PER_SCENE:
+            _bring_extra_source_nearer(source_levels["distance"], i, levels, sources)
+            pending.appendleft(i)
+            continue
         # the extra sources do not fit together: trade their positions with another scene
         k = int(rng.choice([x for x in range(n) if x != i]))
         for f in ("azimuth", "elevation", "distance"):
@@ -256,6 +284,16 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
             specs[k] = None
             pending.append(k)
     return specs
+
+
+def _bring_extra_source_nearer(distance_levels, i, levels, sources) -> None:
+    """Move scene i's farthest extra source one distance level nearer (the last resort
+    when trades cannot fit the extra sources: very small designs)."""
+    extra = distance_levels[1:, i]
+    if extra.max() == 0:
+        raise RuntimeError(f"scene {i}: no legal room and listener for levels {levels} and "
+                           f"sources {sources}, even with the extra sources nearest")
+    extra[int(np.argmax(extra))] -= 1
 
 
 def _assign_clips(bank, split, class_levels, rng):

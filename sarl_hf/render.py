@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dsp, measure
+from .factors import SOURCE_FACTORS
 from .formats import ChannelFormat, make_format
 from .hrtf import HRTFSet
 from .rir import DEFAULT_MAX_ORDER, fast_rirs, reference_rir
@@ -67,7 +68,10 @@ def scene_labels(spec: SceneSpec, omni_response: np.ndarray) -> dict:
         ``rt60``, ``volume``, ``shape``; -1 where the spec has none), exact values
         (``azimuth_deg``, ``elevation_deg``, ``distance_m``, ``rt60_s`` measured,
         ``rt60_target_s``, ``drr_db``, ``c50_db``, ``volume_m3``, ``absorption``), names
-        (``class_name``, ``shape_name``, ``clip_id``) and ``sources``, one dict per source.
+        (``class_name``, ``shape_name``, ``clip_id``) and ``sources``, one dict per source
+        (``class_name``, ``clip_id``, exact ``azimuth_deg``, ``elevation_deg``,
+        ``distance_m`` and the level indices ``azimuth``, ``elevation``, ``distance``,
+        ``class``).
     """
     fs = spec.sample_rate
     azimuth, elevation, distance = direction_of(spec, 0)
@@ -87,8 +91,10 @@ def scene_labels(spec: SceneSpec, omni_response: np.ndarray) -> dict:
     labels["sources"] = []
     for i, source in enumerate(spec.sources):
         az, el, dist = direction_of(spec, i)
-        labels["sources"].append(dict(class_name=source.class_name, clip_id=source.clip_id,
-                                      azimuth_deg=az, elevation_deg=el, distance_m=dist))
+        labels["sources"].append(dict(
+            class_name=source.class_name, clip_id=source.clip_id, azimuth_deg=az,
+            elevation_deg=el, distance_m=dist,
+            **{f: int(source.levels.get(f, -1)) for f in SOURCE_FACTORS}))
     return labels
 
 

@@ -463,3 +463,19 @@ def test_sensitivity_is_deterministic_and_restricted_to_vary():
 def test_sensitivity_unknown_factor():
     with pytest.raises(ValueError, match="vary"):
         sensitivity_design(2, vary=("azimuth", "loudness"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_few_scenes_with_three_sources_get_distinct_balanced_classes(n):
+    specs = design(n, split="validation", seed=4, num_sources=3)
+    for spec in specs:
+        classes = [s.class_name for s in spec.sources]
+        assert len(set(classes)) == 3
+    for j in range(3):
+        counts = np.bincount([s.sources[j].levels["class"] for s in specs], minlength=12)
+        assert counts.max() - counts.min() <= 1
+
+
+def test_id_prefix_names_the_design():
+    specs = design(3, split="test", seed=2, id_prefix="multisource-")
+    assert [s.scene_id for s in specs] == [f"multisource-test-2-{i:06d}" for i in range(3)]

@@ -1,0 +1,171 @@
+"""The dataset card (``README.md``) of a generated SARL corpus: YAML header and prose."""
+
+from __future__ import annotations
+
+import json
+
+from datasets import SplitDict, SplitInfo
+from datasets.info import DatasetInfo, DatasetInfosDict
+from huggingface_hub import DatasetCardData
+
+from . import __version__
+from .dataset import EXACT_COLUMNS, corpus_features
+from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
+from .scene import SPLITS
+
+LICENSE = "cc-by-4.0"
+FORMAT_NOTES = {
+    "mono": "1 channel: an omnidirectional capsule at the listener",
+    "stereo": "2 channels (left, right): spaced omni pair, 0.2 m apart",
+    "binaural": "2 channels (left ear, right ear): measured HRTF, default MIT KEMAR "
+                "(normal pinna) from Debian's libmysofa1",
+    "foa": "4 channels (W, Y, Z, X): first-order ambisonics, ACN order, SN3D normalisation",
+    "mic4": "4 channels: tetrahedral array of omni capsules, radius 4.2 cm",
+}
+EXACT_NOTES = {
+    "azimuth_deg": "direct-path azimuth, degrees, counter-clockwise from the front",
+    "elevation_deg": "direct-path elevation, degrees, positive up",
+    "distance_m": "direct-path distance, metres",
+    "rt60_s": "RT60 measured on the rendered omni response (T30, Schroeder), seconds",
+    "rt60_target_s": "RT60 the room was designed for (Eyring), seconds",
+    "drr_db": "direct-to-reverberant ratio, dB", "c50_db": "clarity C50, dB",
+    "volume_m3": "room volume, cubic metres", "absorption": "mean absorption coefficient",
+}
+CITATION = """@software{sarl_hf,
+  title = {{SARL}: how much spatial information do frozen audio encoders keep?},
+  author = {{sarl\\_hf developers}},
+  year = {2026},
+  version = {%s},
+  note = {Spatial Audio Representation Learning benchmark, sarl_hf package}
+}""" % __version__
+
+
+def _card_data(plan, features, records) -> DatasetCardData:
+    configs, infos = [], {}
+    for config in plan.configs():
+        mine = [r for r in records if r["config"] == config]
+        splits = [s for s in SPLITS if any(r["split"] == s for r in mine)]
+        configs.append({"config_name": config, "data_files": [
+            {"split": s, "path": f"data/{config}/{s}-*.parquet"} for s in splits]})
+        infos[config] = DatasetInfo(features=features, splits=SplitDict({
+            s: SplitInfo(s, num_bytes=sum(r["num_bytes"] for r in mine if r["split"] == s),
+                         num_examples=sum(r["num_rows"] for r in mine if r["split"] == s))
+            for s in splits}))
+    data = DatasetCardData(license=LICENSE, pretty_name="SARL spatial scenes",
+                           task_categories=["audio-classification"],
+                           tags=["spatial-audio", "room-acoustics", "binaural", "ambisonics",
+                                 "probing", "synthetic"],
+                           configs=configs)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    return data
+
+
+def _rows_table(plan, records) -> str:
+    lines = ["| config | what | " + " | ".join(SPLITS) + " |",
+             "|---|---|" + "---|" * len(SPLITS)]
+    for config in plan.configs():
+        counts = [str(sum(r["num_rows"] for r in records
+                          if r["config"] == config and r["split"] == s)) for s in SPLITS]
+        what = FORMAT_NOTES.get(config) or (
+            "2–3 simultaneous sources with per-source labels and a caption; a row per "
+            "scene and format" if config == "multisource" else
+            "one-factor-at-a-time variants of anchor scenes; a row per variant and format")
+        lines.append(f"| `{config}` | {what} | " + " | ".join(counts) + " |")
+    return "\n".join(lines)
+
+
+def _factor_table(factors: FactorConfig, classes) -> str:
+    exact = {"azimuth": "azimuth_deg", "elevation": "elevation_deg",
+             "distance": "distance_m", "rt60": "rt60_s", "volume": "volume_m3"}
+    lines = ["| factor | acts on | levels (`ClassLabel` names) | exact column |",
+             "|---|---|---|---|"]
+    for f in FACTORS:
+        names = ", ".join(factors.level_names(f, tuple(classes)))
+        where = "source" if f in SOURCE_FACTORS else "room"
+        lines.append(f"| `{f}` | {where} | {names} | "
+                     f"{'`' + exact[f] + '`' if f in exact else '–'} |")
+    return "\n".join(lines)
+
+
+def dataset_card(plan, bank, records: list[dict]) -> str:
+    """The card of a corpus, from its plan, its bank and its shard records."""
+    factors = FactorConfig.from_dict(plan.factors)
+    features = corpus_features(factors, bank.classes, plan.sample_rate)
+    header = _card_data(plan, features, records).to_yaml()
+    exact = "\n".join(f"  - `{name}`: {EXACT_NOTES[name]}" for name in EXACT_COLUMNS)
+    first = plan.configs()[0]
+    return f"""---
+{header}
+---
+
+# SARL spatial scenes
+
+A balanced synthetic corpus of spatial audio scenes for measuring how much spatial
+information frozen audio encoders keep (the SARL benchmark, `sarl_hf` {__version__}). Each
+scene places a dry source in a room, and every factor below is balanced within each split
+(every level equally often, ±1); splits use disjoint dry clips.
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("<this folder or repo>", "{first}", split="train", streaming=True)
+example = next(iter(ds))
+audio = example["audio"].get_all_samples().data   # (channels, samples), float32
+# example["audio"]["array"] is the mono downmix datasets gives
+```
+
+## Configs
+
+{_rows_table(plan, records)}
+
+The format configs hold the same scenes (same geometry, clip and seed) in each format.
+Sample rate {plan.sample_rate} Hz; {plan.duration_s:g} s per scene.
+
+## Factors
+
+{_factor_table(factors, bank.classes)}
+
+## Columns
+
+- `audio`: float32 WAV, decoding to (channels, samples); `channel_format` names its
+  format.
+- One `ClassLabel` column per factor ({", ".join(f"`{f}`" for f in FACTORS)}): the
+  nominal level of the primary source and of the room.
+- Exact values of what the rendered scene has:
+{exact}
+- `num_sources`, `sources`: per source its levels, exact direction and distance,
+  `class_name` and `clip_id`; `caption`: an English sentence naming each source's
+  content and place and the room.
+- `sensitivity` rows: `anchor_id`, `variant_factor` (the factor that moves) and
+  `variant_level`; empty and -1 in other configs.
+- `bank`, `clip_id`: the dry clip; `scene_id`; `spec`: the full scene spec as JSON, from
+  which `sarl_hf` re-renders the scene exactly.
+
+## How it was made
+
+Rendered with `sarl_hf` {__version__} (`sarl generate`), renderer `{plan.mode}`: exact
+image sources (up to order 3) for the early part and a diffuse tail that decays at the
+target RT60 with the format's diffuse-field coherence. Room shapes are extruded floor
+plans (shoebox, L, T, hexagonal prism); absorption is set by Eyring's formula. Labels are
+measured on the rendered responses.
+
+Dry sources: the `{bank.name}` bank (`{json.dumps(bank.to_dict(), sort_keys=True)}`).
+The generation parameters are below and in `manifest.json`, which also lists every data
+file with its sha256; `sarl generate --resume` with these parameters verifies and rebuilds
+the corpus byte for byte.
+
+```json
+{json.dumps(plan.to_dict(), sort_keys=True, indent=1)}
+```
+
+## License
+
+{LICENSE}. The binaural format uses the MIT KEMAR HRTF measurements (Gardner and Martin,
+MIT Media Lab), distributed with libmysofa.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
