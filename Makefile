@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := ffmpeg libmysofa1
+SYSTEM_PACKAGES := ffmpeg libmysofa1 fluid-soundfont-gm fluidsynth espeak-ng
 DEMO_OUT ?= out/demo
 
 .PHONY: install system-deps demo test bench clean

@@ -10,6 +10,7 @@ from sarl_hf.factors import FactorConfig  # noqa: E402
 from sarl_hf.hrtf import default_sofa_path  # noqa: E402
 from sarl_hf.rooms import floor_polygon  # noqa: E402
 from sarl_hf.scene import RoomSpec, SceneSpec, SourceSpec  # noqa: E402
+from sarl_hf.sources import gm_available  # noqa: E402
 
 
 def _has_sofa() -> bool:
@@ -22,6 +23,9 @@ def _has_sofa() -> bool:
 
 needs_sofa = pytest.mark.skipif(not _has_sofa(), reason="no SOFA HRTF: `make test` installs "
                                 "libmysofa1")
+needs_gm = pytest.mark.skipif(not gm_available(), reason="no FluidR3_GM soundfont, fluidsynth or "
+                              "espeak-ng: `make test` installs fluid-soundfont-gm fluidsynth "
+                              "espeak-ng")
 
 
 def make_scene(shape="shoebox", volume_m3=120.0, height_m=3.0, rt60_s=0.5, azimuth_deg=30.0,

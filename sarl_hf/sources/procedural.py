@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .base import SPLITS, DEFAULT_CLIPS_PER_SPLIT, SourceBank, _n_samples, rms_normalise
+from .base import SPLITS, SourceBank, _clip_counts, _n_samples, rms_normalise
 from .recipes import RECIPES, synthesise
 
 
@@ -28,16 +28,8 @@ class ProceduralBank(SourceBank):
     def __init__(self, seed: int = 0, clips_per_split: Mapping[str, int] | None = None):
         if int(seed) != seed or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        counts = dict(DEFAULT_CLIPS_PER_SPLIT)
-        for split, count in dict(clips_per_split or {}).items():
-            if split not in SPLITS:
-                raise ValueError(f"clips_per_split has unknown split {split!r}; use {SPLITS}")
-            if int(count) != count or count < 0:
-                raise ValueError(f"clips_per_split[{split!r}] must be a non-negative integer, "
-                                 f"got {count!r}")
-            counts[split] = int(count)
         self.seed = int(seed)
-        self.clips_per_split = counts
+        self.clips_per_split = _clip_counts(clips_per_split)
 
     @property
     def classes(self) -> tuple[str, ...]:
