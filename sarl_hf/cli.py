@@ -9,7 +9,7 @@ import time
 from .corpus import corpus_specs, format_summary, render_corpus, summarise
 from .factors import FACTORS, FactorConfig
 from .formats import FORMATS
-from .generate import CorpusPlan, generate
+from .generate import CorpusPlan, generate, label_rows
 from .render import MODES, Renderer
 from .sources import BANK_NAMES, bank_from_name
 
@@ -123,6 +123,9 @@ def _run_generate(args) -> int:
           f"{rate:.1f} scenes/s), {len(report.reused)} found complete, in "
           f"{report.elapsed_s:.1f} s")
     if report.complete:
+        config = FactorConfig.from_dict(plan.factors)
+        num_levels = {f: len(config.levels(f, bank.classes)) for f in FACTORS}
+        print(format_summary(summarise(label_rows(args.out, plan.formats), num_levels)))
         print(f"corpus complete: {args.out}/README.md, manifest.json, data/<config>/; load it "
               f"with datasets.load_dataset({args.out!r}, {plan.configs()[0]!r})")
     else:

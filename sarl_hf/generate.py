@@ -182,7 +182,9 @@ def write_shard(path: Path, specs: list[SceneSpec], renderer: Renderer, features
                 rows = []
                 for spec in group:
                     scene = renderer.render(spec)
-                    rows.append(features.encode_example(scene_example(scene, renderer.bank.name)))
+                    # already Arrow values (WAV bytes, level ints): no encode_example,
+                    # which would import torch for the Audio feature in every worker
+                    rows.append(scene_example(scene, renderer.bank.name))
                     on_scene()
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
     atomic_write(path, write)
@@ -379,3 +381,19 @@ def finalise(out: Path, plan: CorpusPlan, bank: SourceBank, jobs: list[ShardJob]
         json.dumps(manifest, sort_keys=True, indent=1)))
     card = dataset_card(plan, bank, records)
     atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(card))
+
+
+SUMMARY_COLUMNS = ("channel_format", "azimuth", "elevation", "distance", "class", "rt60",
+                   "volume", "shape", "rt60_s", "rt60_target_s", "drr_db")
+
+
+def label_rows(out, formats) -> list[dict]:
+    """The label columns (no audio) of the format configs of a corpus folder, one dict
+    per row with its ``split``: what ``corpus.summarise`` reads."""
+    rows = []
+    for fmt in formats:
+        for split in SPLITS:
+            for path in sorted(Path(out).glob(f"data/{fmt}/{split}-*.parquet")):
+                table = pq.read_table(path, columns=list(SUMMARY_COLUMNS))
+                rows.extend(dict(row, split=split) for row in table.to_pylist())
+    return rows

@@ -261,3 +261,36 @@ def test_bad_arguments_are_refused(corpus, tmp_path):
         CorpusPlan(formats=("octo",))
     with pytest.raises(ValueError, match="only a 'test' split"):
         config_specs("sensitivity", "train", 1)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_publish_dry_run_lists_the_hub_files_and_refuses_a_corrupt_folder(corpus, tmp_path):
+    script = [sys.executable, str(REPO / "dataset_scripts" / "publish.py")]
+    done = subprocess.run(script + ["--folder", str(corpus), "--repo-id", "me/sarl",
+                                    "--dry-run"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    listed = [line.split()[-1] for line in done.stdout.splitlines()[:-1]]
+    expected = ["README.md", "manifest.json"] + sorted(
+        str(p.relative_to(corpus)) for p in corpus.glob("data/*/*.parquet"))
+    assert sorted(listed) == sorted(expected)
+    assert "would upload" in done.stdout and ".sarl" not in done.stdout
+    broken = tmp_path / "broken"
+    shutil.copytree(corpus, broken)
+    (broken / "data/mono/train-00000-of-00002.parquet").write_bytes(b"PAR1")
+    done = subprocess.run(script + ["--folder", str(broken), "--repo-id", "me/sarl",
+                                    "--dry-run"], capture_output=True, text=True)
+    assert done.returncode == 2 and "checksum" in done.stderr
+
+
+def test_published_parameters_are_valid_generate_arguments():
+    sys.path.insert(0, str(REPO / "dataset_scripts"))
+    try:
+        import generate_sarl
+    finally:
+        sys.path.pop(0)
+    from sarl_hf import cli
+
+    args = cli.build_parser().parse_args(["generate", "--out", "x"] + generate_sarl.PUBLISHED)
+    assert args.scenes == 5000 and len(args.formats) == 5 and args.sensitivity_anchors == 50

@@ -1,0 +1,148 @@
+"""The corpus as a dataset: generation speed, time to first example, memory at scale.
+
+    .venv/bin/python benchmarks/bench_dataset.py [--scenes 60] [--formats mono,foa]
+
+Measures, in one run and on the same scenes (4 s at 16 kHz):
+- generation, scenes/s: ``sarl generate`` with 1 and 2 processes, against what a user of
+  ``datasets`` would otherwise write: ``Dataset.from_generator(...)`` over the same
+  rendered rows, then ``to_parquet`` (one process, through the Arrow cache);
+- time to the first example: ``sarl_hf.dataset.stream`` (renders on the fly) and
+  ``load_dataset(folder, streaming=True)``, against ``load_dataset(folder)`` without
+  streaming (which prepares the whole config first);
+- peak RSS of a process that generates, and of one that streams, a corpus and one 10×
+  larger: it should not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GENERATE_RSS = """
+import json, resource, sys
+from sarl_hf.generate import CorpusPlan, generate
+from sarl_hf.sources import ProceduralBank
+bank = ProceduralBank()
+plan = CorpusPlan(scenes=int(sys.argv[2]), formats=sys.argv[3].split(","),
+                  multisource_scenes=0, sensitivity_anchors=0, bank=bank.to_dict())
+generate(sys.argv[1], plan, bank, progress=False)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+"""
+STREAM_RSS = """
+import json, resource, sys
+from datasets import Audio
+from sarl_hf.dataset import stream
+ds = stream(sys.argv[3].split(",")[-1], "train", int(sys.argv[2]))
+ds = ds.cast_column("audio", Audio(decode=False))
+count = sum(1 for _ in ds)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+"""
+
+
+def _python(code: str, *args) -> float:
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _plan(scenes, formats):
+    from sarl_hf.generate import CorpusPlan
+    from sarl_hf.sources import ProceduralBank
+
+    bank = ProceduralBank()
+    return CorpusPlan(scenes=scenes, formats=formats, multisource_scenes=0,
+                      sensitivity_anchors=0, bank=bank.to_dict()), bank
+
+
+def bench_generation(work: Path, scenes: int, formats):
+    import datasets
+
+    from sarl_hf.dataset import corpus_features, scene_example
+    from sarl_hf.generate import generate, shard_jobs
+    from sarl_hf.render import Renderer
+
+    plan, bank = _plan(scenes, formats)
+    rates = {}
+    for num_proc in (1, 2):
+        report = generate(work / f"proc{num_proc}", plan, bank, num_proc=num_proc,
+                          progress=False)
+        rates[num_proc] = report.scenes_rendered / report.elapsed_s
+    _, specs = shard_jobs(plan, bank)
+    flat = [spec.to_dict() for key in specs for spec in specs[key]]
+
+    def rows(spec_dicts):
+        from sarl_hf.scene import SceneSpec
+
+        renderer = Renderer(bank=bank)
+        for d in spec_dicts:
+            yield scene_example(renderer.render(SceneSpec.from_dict(d)), bank.name)
+
+    start = time.perf_counter()
+    ds = datasets.Dataset.from_generator(rows, gen_kwargs={"spec_dicts": flat},
+                                         features=corpus_features(None, bank.classes),
+                                         cache_dir=str(work / "hf_cache"))
+    ds.to_parquet(str(work / "baseline.parquet"))
+    rates["baseline"] = len(flat) / (time.perf_counter() - start)
+    return rates, len(flat)
+
+
+def bench_first_example(folder: Path, config: str, n: int):
+    import datasets
+
+    from sarl_hf.dataset import stream
+
+    times = {}
+    start = time.perf_counter()
+    next(iter(stream(config, "train", n)))
+    times["stream() (renders)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    next(iter(datasets.load_dataset(str(folder), config, split="train", streaming=True)))
+    times["load_dataset(streaming=True)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    datasets.load_dataset(str(folder), config, split="train",
+                          cache_dir=str(folder.parent / "hf_cache_full"))[0]
+    times["load_dataset() (baseline)"] = time.perf_counter() - start
+    return times
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=60, help="scenes of the small corpus")
+    parser.add_argument("--formats", default="mono,foa")
+    args = parser.parse_args(argv)
+    formats = tuple(args.formats.split(","))
+    work = Path(tempfile.mkdtemp(prefix="sarl_bench_"))
+    try:
+        rates, rows = bench_generation(work, args.scenes, formats)
+        print(f"generation of {rows} rows ({args.scenes} scenes × {len(formats)} formats, "
+              f"4 s at 16 kHz):")
+        print(f"  sarl generate, 1 process      {rates[1]:7.1f} scenes/s  "
+              f"({rates[1] / rates['baseline']:.2f}× the baseline)")
+        print(f"  sarl generate, 2 processes    {rates[2]:7.1f} scenes/s  "
+              f"({rates[2] / rates[1]:.2f}× 1 process)")
+        print(f"  Dataset.from_generator + to_parquet (baseline) {rates['baseline']:7.1f} "
+              "scenes/s")
+        times = bench_first_example(work / "proc1", formats[-1], rows)
+        base = times["load_dataset() (baseline)"]
+        print(f"time to the first {formats[-1]} example:")
+        for name, seconds in times.items():
+            print(f"  {name:32s} {seconds:7.2f} s  ({base / seconds:.1f}× faster than "
+                  "the baseline)")
+        print("peak RSS (MB), corpus and one 10× larger:")
+        for name, code in (("generate", GENERATE_RSS), ("stream", STREAM_RSS)):
+            small = _python(code, work / f"rss_{name}_1", args.scenes, args.formats)
+            large = _python(code, work / f"rss_{name}_10", 10 * args.scenes, args.formats)
+            print(f"  {name:8s} {args.scenes:5d} scenes {small:7.0f} MB   "
+                  f"{10 * args.scenes:5d} scenes {large:7.0f} MB   ratio {large / small:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
