@@ -20,14 +20,16 @@ system-deps:
 	@scripts/system_deps.sh $(SYSTEM_PACKAGES)
 
 demo: install system-deps
-	HF_HUB_OFFLINE=1 $(BIN)/sarl render --out $(DEMO_OUT) --train 48 --validation 16 --test 16 \
-		--formats mono,stereo,binaural,foa,mic4 --duration 2.0
+	HF_HUB_OFFLINE=1 $(BIN)/sarl generate --out $(DEMO_OUT) --scenes 80 --duration 2.0 \
+		--sources auto --resume
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 bench: install system-deps
 	$(BIN)/python benchmarks/bench_simulate.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_dataset.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_sources.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -1,6 +1,7 @@
 """The corpus as a dataset: generation speed, time to first example, memory at scale.
 
-    .venv/bin/python benchmarks/bench_dataset.py [--scenes 60] [--formats mono,foa]
+    .venv/bin/python benchmarks/bench_dataset.py [--scenes 200] [--generate-scenes 600]
+        [--formats mono,foa]
 
 Measures, in one run and on the same scenes (4 s at 16 kHz):
 - generation, scenes/s: ``sarl generate`` with 1 and 2 processes, against what a user of
@@ -9,8 +10,9 @@ Measures, in one run and on the same scenes (4 s at 16 kHz):
 - time to the first example: ``sarl_hf.dataset.stream`` (renders on the fly) and
   ``load_dataset(folder, streaming=True)``, against ``load_dataset(folder)`` without
   streaming (which prepares the whole config first);
-- peak RSS of a process that generates, and of one that streams, a corpus and one 10×
-  larger: it should not grow with the corpus.
+- resident memory of a process that generates, and of one that streams, a corpus and
+  one 10× larger (sampled every 5 ms after the imports): it should not grow with the
+  corpus.
 """
 
 from __future__ import annotations
@@ -24,28 +26,51 @@ import tempfile
 import time
 from pathlib import Path
 
-GENERATE_RSS = """
-import json, resource, sys
+RSS_SAMPLER = """
+import json, sys, threading, time
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+
+class Peak(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak, self.stop = rss_mb(), False
+    def run(self):
+        while not self.stop:
+            self.peak = max(self.peak, rss_mb())
+            time.sleep(0.005)
+"""
+GENERATE_RSS = RSS_SAMPLER + """
 from sarl_hf.generate import CorpusPlan, generate
 from sarl_hf.sources import ProceduralBank
 bank = ProceduralBank()
 plan = CorpusPlan(scenes=int(sys.argv[2]), formats=sys.argv[3].split(","),
                   multisource_scenes=0, sensitivity_anchors=0, bank=bank.to_dict())
+import datasets, pyarrow.parquet  # what the run imports, before the baseline
+before = rss_mb()
+peak = Peak(); peak.start()
 generate(sys.argv[1], plan, bank, progress=False)
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+peak.stop = True; peak.join()
+print(json.dumps([before, peak.peak]))
 """
-STREAM_RSS = """
-import json, resource, sys
+STREAM_RSS = RSS_SAMPLER + """
 from datasets import Audio
 from sarl_hf.dataset import stream
 ds = stream(sys.argv[3].split(",")[-1], "train", int(sys.argv[2]))
 ds = ds.cast_column("audio", Audio(decode=False))
-count = sum(1 for _ in ds)
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+rows = iter(ds)
+next(rows)  # imports and caches loaded: the baseline
+before = rss_mb()
+peak = Peak(); peak.start()
+count = sum(1 for _ in rows)
+peak.stop = True; peak.join()
+print(json.dumps([before, peak.peak]))
 """
 
 
-def _python(code: str, *args) -> float:
+def _python(code: str, *args) -> list:
     done = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=True,
                           capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -113,14 +138,17 @@ def bench_first_example(folder: Path, config: str, n: int):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", type=int, default=60, help="scenes of the small corpus")
+    parser.add_argument("--scenes", type=int, default=200,
+                        help="scenes of the small corpus of the memory and first-example runs")
+    parser.add_argument("--generate-scenes", type=int, default=600,
+                        help="scenes of the generation-speed runs")
     parser.add_argument("--formats", default="mono,foa")
     args = parser.parse_args(argv)
     formats = tuple(args.formats.split(","))
     work = Path(tempfile.mkdtemp(prefix="sarl_bench_"))
     try:
-        rates, rows = bench_generation(work, args.scenes, formats)
-        print(f"generation of {rows} rows ({args.scenes} scenes × {len(formats)} formats, "
+        rates, rows = bench_generation(work, args.generate_scenes, formats)
+        print(f"generation of {rows} rows ({args.generate_scenes} scenes × {len(formats)} formats, "
               f"4 s at 16 kHz):")
         print(f"  sarl generate, 1 process      {rates[1]:7.1f} scenes/s  "
               f"({rates[1] / rates['baseline']:.2f}× the baseline)")
@@ -128,18 +156,19 @@ def main(argv=None):
               f"({rates[2] / rates[1]:.2f}× 1 process)")
         print(f"  Dataset.from_generator + to_parquet (baseline) {rates['baseline']:7.1f} "
               "scenes/s")
-        times = bench_first_example(work / "proc1", formats[-1], rows)
+        times = bench_first_example(work / "proc1", formats[-1], args.scenes)
         base = times["load_dataset() (baseline)"]
         print(f"time to the first {formats[-1]} example:")
         for name, seconds in times.items():
-            print(f"  {name:32s} {seconds:7.2f} s  ({base / seconds:.1f}× faster than "
-                  "the baseline)")
-        print("peak RSS (MB), corpus and one 10× larger:")
+            print(f"  {name:32s} {seconds:7.2f} s  (speed-up ×{base / seconds:.1f})")
+        print("resident memory (MB) before the work and its peak during it, for a corpus "
+              "and one 10× larger:")
         for name, code in (("generate", GENERATE_RSS), ("stream", STREAM_RSS)):
             small = _python(code, work / f"rss_{name}_1", args.scenes, args.formats)
             large = _python(code, work / f"rss_{name}_10", 10 * args.scenes, args.formats)
-            print(f"  {name:8s} {args.scenes:5d} scenes {small:7.0f} MB   "
-                  f"{10 * args.scenes:5d} scenes {large:7.0f} MB   ratio {large / small:.2f}")
+            print(f"  {name:8s} {args.scenes:5d} scenes {small[0]:6.0f} → {small[1]:6.0f} MB"
+                  f"   {10 * args.scenes:5d} scenes {large[0]:6.0f} → {large[1]:6.0f} MB"
+                  f"   growth of the peak {large[1] / small[1]:.2f}×")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

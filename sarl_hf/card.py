@@ -31,6 +31,17 @@ EXACT_NOTES = {
     "drr_db": "direct-to-reverberant ratio, dB", "c50_db": "clarity C50, dB",
     "volume_m3": "room volume, cubic metres", "absorption": "mean absorption coefficient",
 }
+BANK_NOTES = {
+    "procedural": "clips synthesised by `sarl_hf`'s own recipes (harmonic tones, bells, "
+                  "sweeps, noise bursts, clicks, drums, vowels, …), deterministic by seed; "
+                  "no third-party material",
+    "gm": "General MIDI instrument phrases rendered with FluidSynth from the FluidR3 GM "
+          "soundfont (Frank Wen, MIT licence; Debian's fluid-soundfont-gm) and English "
+          "sentences spoken by espeak-ng (GPL-3.0 program; its speech output carries no "
+          "licence restriction), loudness-normalised (ITU-R BS.1770) per clip",
+    "folder": "recordings from a local folder (class = sub-folder); their own licences apply",
+    "dataset": "clips from a `datasets` audio dataset; its licence applies",
+}
 CITATION = """@software{sarl_hf,
   title = {{SARL}: how much spatial information do frozen audio encoders keep?},
   author = {{sarl\\_hf developers}},
@@ -149,7 +160,9 @@ target RT60 with the format's diffuse-field coherence. Room shapes are extruded 
 plans (shoebox, L, T, hexagonal prism); absorption is set by Eyring's formula. Labels are
 measured on the rendered responses.
 
-Dry sources: the `{bank.name}` bank (`{json.dumps(bank.to_dict(), sort_keys=True)}`).
+Dry sources: the `{bank.name}` bank: {BANK_NOTES.get(bank.name, "a custom bank")}.
+Every row names its bank (`bank`), class and clip (`clip_id`); the bank's parameters:
+`{json.dumps(bank.to_dict(), sort_keys=True)}`.
 The generation parameters are below and in `manifest.json`, which also lists every data
 file with its sha256; `sarl generate --resume` with these parameters verifies and rebuilds
 the corpus byte for byte.
@@ -160,7 +173,8 @@ the corpus byte for byte.
 
 ## License
 
-{LICENSE}. The binaural format uses the MIT KEMAR HRTF measurements (Gardner and Martin,
+{LICENSE} for the rendered scenes; the dry sources keep the terms given above. The
+binaural format uses the MIT KEMAR HRTF measurements (Gardner and Martin,
 MIT Media Lab), distributed with libmysofa.
 
 ## Citation

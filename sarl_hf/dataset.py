@@ -31,7 +31,7 @@ from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
 from .formats import FORMATS
 from .render import Renderer, RenderedScene
 from .scene import SPLITS, SceneSpec
-from .sources import ProceduralBank, SourceBank
+from .sources import SourceBank, as_bank
 from .variants import sensitivity_design
 
 SPECIAL_CONFIGS = ("multisource", "sensitivity")
@@ -64,7 +64,7 @@ def derived_seed(seed: int, name: str) -> int:
 
 
 def config_specs(config: str, split: str, n: int, seed: int = 0,
-                 factors: FactorConfig | None = None, bank: SourceBank | None = None,
+                 factors: FactorConfig | None = None, bank: SourceBank | str | None = None,
                  formats=FORMATS, sample_rate: int = 16000, duration_s: float = 4.0
                  ) -> list[SceneSpec]:
     """The scene specs of one config and split, in the order they are stored.
@@ -97,7 +97,7 @@ def config_specs(config: str, split: str, n: int, seed: int = 0,
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if n < 1:
         return []
-    kwargs = dict(factors=factors, bank=bank or ProceduralBank(), sample_rate=sample_rate,
+    kwargs = dict(factors=factors, bank=as_bank(bank, seed), sample_rate=sample_rate,
                   duration_s=duration_s)
     if config in FORMATS:
         return design(n, split, seed, channel_format=config, **kwargs)
@@ -213,7 +213,7 @@ def _render_examples(spec_chunks, bank, mode, sofa_path):
 
 def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 0, *,
            formats=FORMATS, factors: FactorConfig | None = None,
-           bank: SourceBank | None = None, sample_rate: int = 16000,
+           bank: SourceBank | str | None = None, sample_rate: int = 16000,
            duration_s: float = 4.0, mode: str = "fast", sofa_path=None,
            num_shards: int = 16) -> IterableDataset:
     """Scenes of one config and split rendered on the fly, with the corpus's features.
@@ -224,8 +224,11 @@ def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 
 
     Parameters
     ----------
-    config, split, n, seed, formats, factors, bank, sample_rate, duration_s
+    config, split, n, seed, formats, factors, sample_rate, duration_s
         As in :func:`config_specs`.
+    bank : SourceBank or str, optional
+        Dry clips, or a bank name (``procedural``, ``gm``, ``auto``, ``folder:PATH``)
+        built with ``seed`` as ``sarl generate --sources`` does; default procedural.
     mode : str
         Renderer mode, ``fast`` or ``reference``.
     sofa_path : str, optional
@@ -238,7 +241,7 @@ def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 
     -------
     datasets.IterableDataset
     """
-    bank = bank or ProceduralBank(seed=seed)
+    bank = as_bank(bank, seed)
     specs = config_specs(config, split, n, seed, factors, bank, formats, sample_rate,
                          duration_s)
     if not specs:

@@ -16,7 +16,7 @@ from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, balanced_levels
 from .formats import FORMATS
 from .rooms import contains, eyring_absorption, floor_polygon, segments_blocked
 from .scene import SPLITS, ListenerSpec, RoomSpec, SceneSpec, SourceSpec
-from .sources import ProceduralBank, SourceBank
+from .sources import SourceBank, as_bank
 
 _CANDIDATES = 256  # listener positions tried at once in one room
 _SLACK_M = 1e-3  # headroom over the lowest legal ceiling
@@ -227,7 +227,8 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
     factors : FactorConfig, optional
         Levels and ranges (defaults of the SARL design).
     bank : SourceBank, optional
-        Dry clips; default ``ProceduralBank()``. Its classes are the class levels.
+        Dry clips, or a bank name (``procedural``, ``gm``, ``auto``, ``folder:PATH``);
+        default ``ProceduralBank()``. Its classes are the class levels.
     channel_format, sample_rate, duration_s
         Copied into every spec (a spec renders in any format: ``spec.with_format``).
     num_sources : int
@@ -244,7 +245,7 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
     list of SceneSpec
     """
     config = factors or FactorConfig()
-    bank = bank or ProceduralBank()
+    bank = as_bank(bank)
     classes = bank.classes
     _check_design_args(n, split, channel_format, num_sources, classes)
     rng = np.random.default_rng([seed, SPLITS.index(split), 0])

@@ -26,7 +26,7 @@ import multiprocessing
 import threading
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -277,26 +277,40 @@ class GenerateReport:
 
 
 def _render_jobs(out: Path, plan: CorpusPlan, bank, todo, specs, num_proc, progress):
-    """Run the shard jobs ``todo``, in ``num_proc`` processes, with one progress bar."""
+    """Run the shard jobs ``todo``, in ``num_proc`` processes, with one progress bar.
+
+    A job's spec dicts are built only when it is handed out, and at most two jobs per
+    process wait at a time, so memory does not grow with the corpus.
+    """
     total = sum(job.stop - job.start for job in todo)
     bar = tqdm(total=total, desc="generating", unit="scene", disable=not progress)
-    payload = [(job, [s.to_dict() for s in specs[job.config, job.split][job.start:job.stop]])
-               for job in todo]
+
+    def spec_dicts(job):
+        return [s.to_dict() for s in specs[job.config, job.split][job.start:job.stop]]
+
     try:
         if num_proc == 1:
-            for job, spec_dicts in payload:
-                run_job(str(out), plan.to_dict(), bank, job, spec_dicts, lambda: bar.update(1))
+            for job in todo:
+                run_job(str(out), plan.to_dict(), bank, job, spec_dicts(job),
+                        lambda: bar.update(1))
             return
         context = multiprocessing.get_context("spawn")
         with context.Manager() as manager, ProcessPoolExecutor(num_proc, context) as pool:
             updates = manager.Queue()
-            futures = [pool.submit(run_job, str(out), plan.to_dict(), bank, job, spec_dicts,
-                                   updates) for job, spec_dicts in payload]
             stop = threading.Event()
             reader = threading.Thread(target=_drain, args=(updates, bar, stop), daemon=True)
             reader.start()
             try:
-                for future in futures:
+                waiting = set()
+                # largest shards first, so the processes finish together
+                for job in sorted(todo, key=lambda j: j.start - j.stop):
+                    if len(waiting) >= 2 * num_proc:
+                        done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                    waiting.add(pool.submit(run_job, str(out), plan.to_dict(), bank, job,
+                                            spec_dicts(job), updates))
+                for future in waiting:
                     future.result()
             finally:
                 stop.set()

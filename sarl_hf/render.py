@@ -14,7 +14,7 @@ from .hrtf import HRTFSet
 from .rir import DEFAULT_MAX_ORDER, fast_rirs, reference_rir
 from .rooms import SPEED_OF_SOUND_M_S
 from .scene import SceneSpec
-from .sources import ProceduralBank, SourceBank
+from .sources import SourceBank, as_bank
 
 MODES = ("fast", "reference")
 
@@ -104,7 +104,8 @@ class Renderer:
     Parameters
     ----------
     bank : SourceBank, optional
-        Dry clips; default ``ProceduralBank()``.
+        Dry clips, or a bank name (``procedural``, ``gm``, ``auto``, ``folder:PATH``);
+        default ``ProceduralBank()``.
     mode : str
         ``fast`` (image sources + diffuse tail) or ``reference`` (pyroomacoustics).
     max_order : int
@@ -122,7 +123,7 @@ class Renderer:
                  hrtf: HRTFSet | None = None, clip_cache_size: int = 256):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.bank = bank or ProceduralBank()
+        self.bank = as_bank(bank)
         self.mode, self.max_order = mode, max_order
         self.sofa_path, self.hrtf = sofa_path, hrtf
         self.clip_cache_size = clip_cache_size

@@ -19,7 +19,7 @@ from .design import design, is_legal, place
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
 from .rooms import eyring_absorption, floor_polygon, polygon_area
 from .scene import RoomSpec, SceneSpec, SourceSpec
-from .sources import ProceduralBank, SourceBank
+from .sources import SourceBank, as_bank
 
 
 def _source_variant(source: SourceSpec, factor, level, config, bank, split) -> SourceSpec:
@@ -128,7 +128,8 @@ def sensitivity_design(n_anchors: int, seed: int = 0, factors: FactorConfig | No
     seed : int
     factors : FactorConfig, optional
     bank : SourceBank, optional
-        Default ``ProceduralBank()``.
+        Or a bank name (``procedural``, ``gm``, ``auto``, ``folder:PATH``); default
+        ``ProceduralBank()``.
     vary : sequence of str
         Factors to sweep; each gives one group of variants per anchor, one per level.
     split : str
@@ -142,7 +143,7 @@ def sensitivity_design(n_anchors: int, seed: int = 0, factors: FactorConfig | No
         Grouped by anchor then factor; ``spec.variant`` says which.
     """
     config = factors or FactorConfig()
-    bank = bank or ProceduralBank()
+    bank = as_bank(bank)
     unknown = set(vary) - set(FACTORS)
     if unknown:
         raise ValueError(f"vary: unknown factors {sorted(unknown)}; known {FACTORS}")

@@ -322,3 +322,19 @@ def test_dataset_bank_names_missing_columns(audio_dataset):
         DatasetBank(audio_dataset, audio_column="wave")
     with pytest.raises(ValueError, match="'category'"):
         DatasetBank(audio_dataset, label_column="category")
+
+
+def test_as_bank_takes_banks_names_or_none():
+    from sarl_hf.sources import as_bank, bank_from_name, default_bank_name
+
+    bank = ProceduralBank(seed=2)
+    assert as_bank(bank) is bank
+    assert as_bank(None, seed=5).to_dict() == ProceduralBank(seed=5).to_dict()
+    assert as_bank("procedural", seed=1).to_dict() == ProceduralBank(seed=1).to_dict()
+    with pytest.raises(TypeError, match="SourceBank"):
+        as_bank(3)
+    with pytest.raises(ValueError, match="sources must be one of"):
+        as_bank("fm")
+    assert default_bank_name() in ("gm", "procedural")
+    if default_bank_name() == "procedural":
+        assert bank_from_name("auto").name == "procedural"

@@ -22,11 +22,12 @@ from .stored import DatasetBank, FolderBank, decode_audio_value
 __all__ = ["SPLITS", "TARGET_RMS_DBFS", "SILENT_PEAK", "SILENT_RMS_DBFS", "SourceBank",
            "ProceduralBank", "GMBank", "FolderBank", "DatasetBank", "bank_from_dict",
            "rms_normalise", "loudness_normalise", "integrated_loudness", "TARGET_LOUDNESS_LUFS",
-           "decode_audio_value", "bank_from_name", "BANK_NAMES", "default_bank_name",
+           "decode_audio_value", "bank_from_name", "as_bank", "BANK_NAMES", "default_bank_name",
            "gm_available", "MissingSystemDependency"]
 
-#: What ``bank_from_name`` understands (``folder:PATH`` takes a path).
-BANK_NAMES = ("procedural", "gm", "folder:PATH")
+#: What ``bank_from_name`` understands (``folder:PATH`` takes a path; ``auto`` is ``gm``
+#: where its Debian packages are installed, else ``procedural``).
+BANK_NAMES = ("procedural", "gm", "auto", "folder:PATH")
 
 
 def default_bank_name() -> str:
@@ -41,6 +42,8 @@ def bank_from_name(name: str, seed: int = 0) -> SourceBank:
     :class:`MissingSystemDependency` (a FileNotFoundError saying what to install) for
     ``gm`` without its Debian packages.
     """
+    if name == "auto":
+        name = default_bank_name()
     if name == "procedural":
         return ProceduralBank(seed=seed)
     if name == "gm":
@@ -48,6 +51,18 @@ def bank_from_name(name: str, seed: int = 0) -> SourceBank:
     if name.startswith("folder:"):
         return FolderBank(name[len("folder:"):])
     raise ValueError(f"sources must be one of {', '.join(BANK_NAMES)}, got {name!r}")
+
+
+def as_bank(bank: SourceBank | str | None, seed: int = 0) -> SourceBank:
+    """A bank from a bank, a name (see :func:`bank_from_name`) or None (procedural)."""
+    if bank is None:
+        return ProceduralBank(seed=seed)
+    if isinstance(bank, str):
+        return bank_from_name(bank, seed)
+    if not isinstance(bank, SourceBank):
+        raise TypeError(f"bank must be a SourceBank, a bank name or None, got "
+                        f"{type(bank).__name__}")
+    return bank
 
 
 def bank_from_dict(d: Mapping[str, Any]) -> SourceBank:
