@@ -12,6 +12,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# GE2E weights: the code reads only Resemblyzer's weight file, so none of its deps
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt resemblyzer
 	touch $@
 
 install: $(STAMP)

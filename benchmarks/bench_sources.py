@@ -1,7 +1,7 @@
 """Source banks: building and loading the gm bank, and how separable each bank's classes are.
 
     .venv/bin/python benchmarks/bench_sources.py [--train 16] [--validation 4] [--test 4]
-        [--seed 0] [--sample-rate 16000] [--duration 4]
+        [--seed 0] [--sample-rate 16000] [--duration 4] [--scenes 192]
 
 - cold build: the gm bank rendered into an empty temporary cache (FluidSynth and espeak-ng
   on every CPU), in clips per second;
@@ -10,10 +10,11 @@
 - load: every clip at ``--sample-rate`` for ``--duration`` seconds from the warm cache
   (resampled, cropped, loudness-normalised), next to the procedural bank synthesising the
   same number of clips;
-- separability: a nearest-centroid classifier on log-mel statistics, trained on the train
-  clips and scored on the held-out test clips, for ``procedural`` and ``gm`` (chance is one
-  over the number of classes). It is a stand-in: the reference encoders of a later issue
-  replace it with their linear-probe accuracy.
+- class probe: balanced stereo scenes of each bank are rendered (train and test splits,
+  disjoint clips), embedded with the reference encoders ``sarl-logmel`` and
+  ``sarl-spatial`` (layer ``all``), and a standardised logistic regression trained on the
+  train scenes is scored on the test scenes, for ``procedural`` and ``gm`` (chance is one
+  over the number of classes). Real timbres are expected to be harder.
 """
 
 from __future__ import annotations
@@ -27,49 +28,38 @@ import numpy as np
 from sarl_hf.sources import SPLITS, GMBank, ProceduralBank, SourceBank
 
 
-def log_mel_features(x: np.ndarray, sample_rate: int, n_fft: int = 1024, hop: int = 256,
-                     n_mels: int = 64) -> np.ndarray:
-    """(3 * n_mels,) mean, std and mean absolute frame change of the log-mel spectrogram.
+def scene_embeddings(bank: SourceBank, split: str, n: int, seed: int, encoders) -> tuple:
+    """Embeddings (layer ``all``) of ``n`` rendered stereo scenes of a split, and their
+    class labels."""
+    from sarl_hf import Renderer, design
 
-    Parameters
-    ----------
-    x : np.ndarray
-        (samples,) clip.
-    sample_rate : int
-        Sample rate in Hz.
-    """
-    def hz_to_mel(f):
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-
-    edges_hz = 700.0 * (10 ** (np.linspace(hz_to_mel(50.0), hz_to_mel(sample_rate / 2),
-                                           n_mels + 2) / 2595.0) - 1.0)
-    freqs_hz = np.fft.rfftfreq(n_fft, 1 / sample_rate)
-    low, centre, high = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
-    filters = np.maximum(0.0, np.minimum((freqs_hz - low) / (centre - low),
-                                         (high - freqs_hz) / (high - centre)))
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
-    log_mel = np.log(np.abs(np.fft.rfft(frames, axis=1)) ** 2 @ filters.T + 1e-8)
-    return np.concatenate([log_mel.mean(axis=0), log_mel.std(axis=0),
-                           np.abs(np.diff(log_mel, axis=0)).mean(axis=0)])
+    renderer = Renderer(bank=bank)
+    specs = [s.with_format("stereo") for s in design(n, split, seed, bank=bank)]
+    audio = [renderer.render(spec).audio for spec in specs]
+    labels = np.array([spec.sources[0].levels["class"] for spec in specs])
+    features = {name: np.concatenate([enc.embed(audio[i:i + 32], 16000)["all"]
+                                      for i in range(0, len(audio), 32)])
+                for name, enc in encoders.items()}
+    return features, labels
 
 
-def nearest_centroid_accuracy(bank: SourceBank, sample_rate: int, duration_s: float) -> float:
-    """Test accuracy of a nearest-centroid classifier on standardised log-mel statistics."""
-    def features(split):
-        return {c: np.stack([log_mel_features(bank.load(i, sample_rate, duration_s), sample_rate)
-                             for i in bank.clip_ids(split, c)]) for c in bank.classes}
+def class_probe_accuracy(bank: SourceBank, n_train: int, n_test: int, seed: int) -> dict:
+    """Test accuracy of a standardised logistic-regression class probe on each reference
+    encoder's embeddings of rendered scenes (a stand-in for the SARL probe protocol)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    train, test = features("train"), features("test")
-    all_train = np.concatenate(list(train.values()))
-    mean, std = all_train.mean(axis=0), all_train.std(axis=0) + 1e-6
-    centroids = np.stack([((train[c] - mean) / std).mean(axis=0) for c in bank.classes])
-    correct = total = 0
-    for label, class_name in enumerate(bank.classes):
-        z = (test[class_name] - mean) / std
-        predicted = np.argmin(((z[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
-        correct += int(np.sum(predicted == label))
-        total += len(z)
-    return correct / total
+    from sarl_hf.encoders import load_encoder
+
+    encoders = {name: load_encoder(name) for name in ("sarl-logmel", "sarl-spatial")}
+    train, y_train = scene_embeddings(bank, "train", n_train, seed, encoders)
+    test, y_test = scene_embeddings(bank, "test", n_test, seed, encoders)
+    scores = {}
+    for name in encoders:
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+        scores[name] = probe.fit(train[name], y_train).score(test[name], y_test)
+    return scores
 
 
 def _load_all(bank: SourceBank, sample_rate: int, duration_s: float) -> tuple[int, float]:
@@ -96,6 +86,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-rate", type=int, default=16000)
     parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--scenes", type=int, default=192,
+                        help="train scenes of the class probe (test: half as many)")
     args = parser.parse_args(argv)
     counts = {"train": args.train, "validation": args.validation, "test": args.test}
 
@@ -111,9 +103,9 @@ def main(argv=None):
         procedural = ProceduralBank(seed=args.seed, clips_per_split=counts)
         n_gm, load_gm_s = _load_all(warm, args.sample_rate, args.duration)
         n_proc, load_proc_s = _load_all(procedural, args.sample_rate, args.duration)
-        accuracy = {"procedural": nearest_centroid_accuracy(procedural, args.sample_rate,
-                                                            args.duration),
-                    "gm": nearest_centroid_accuracy(warm, args.sample_rate, args.duration)}
+        accuracy = {"procedural": class_probe_accuracy(procedural, args.scenes, args.scenes // 2,
+                                                       args.seed),
+                    "gm": class_probe_accuracy(warm, args.scenes, args.scenes // 2, args.seed)}
 
     print(f"gm bank {gm.version}: {len(gm.classes)} classes x {sum(counts.values())} clips "
           f"({gm.clip_s:g} s at 22.05 kHz); loads of {args.duration:g} s at "
@@ -123,14 +115,13 @@ def main(argv=None):
     print(_row("gm: warm build (checksums only; x vs cold)", n_gm, warm_s, cold_rate))
     print(_row("procedural: load (synthesise)", n_proc, load_proc_s))
     print(_row("gm: load from the cache (x vs procedural)", n_gm, load_gm_s, n_proc / load_proc_s))
-    print("class separability: log-mel nearest-centroid accuracy on held-out test clips "
-          "(reference encoders replace it later)")
+    print(f"class probe (standardised logistic regression) on reference-encoder embeddings of "
+          f"rendered stereo scenes, {args.scenes} train / {args.scenes // 2} test:")
     for name, bank in (("procedural", procedural), ("gm", warm)):
         chance = 1 / len(bank.classes)
-        print(f"  {name:10s} {accuracy[name]:6.1%}  ({len(bank.classes)} classes, chance "
-              f"{chance:.1%}, x{accuracy[name] / chance:.1f} chance, "
-              f"{args.train} train / {args.test} test clips per class)")
-
+        cells = "  ".join(f"{enc} {acc:6.1%} (x{acc / chance:4.1f} chance)"
+                          for enc, acc in accuracy[name].items())
+        print(f"  {name:10s} {cells}  [{len(bank.classes)} classes, chance {chance:.1%}]")
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from .factors import FACTORS, FactorConfig
 from .formats import FORMATS
 from .generate import CorpusPlan, generate, label_rows
 from .render import MODES, Renderer
+from .scene import SPLITS
 from .sources import BANK_NAMES, bank_from_name
 
 
@@ -134,12 +135,74 @@ def _run_generate(args) -> int:
     return 0
 
 
+def _add_embed(sub):
+    p = sub.add_parser("embed", help="embed a generated corpus with an encoder (cached)",
+                       description="Embed every split of one config of a corpus folder with "
+                       "an encoder; per-layer embeddings and labels go to a cache keyed by "
+                       "encoder and corpus fingerprints, so a second run is a cache hit. "
+                       "Under `accelerate launch -m sarl_hf.cli embed ...` the shards are "
+                       "split over the processes.")
+    p.add_argument("--corpus", required=True, help="folder written by sarl generate")
+    p.add_argument("--config", required=True, help="config to embed, e.g. stereo")
+    p.add_argument("--encoder", required=True,
+                   help="sarl-logmel, sarl-spatial, crepe-tiny, crepe-full, ge2e, "
+                   "hear:MODULE, or a transformers model id or folder")
+    p.add_argument("--cache", default="out/embeddings", help="cache root")
+    p.add_argument("--splits", default=",".join(SPLITS), help="comma-separated splits")
+    p.add_argument("--format", default=None, dest="channel_format",
+                   help="for multisource and sensitivity: the channel format to embed")
+    p.add_argument("--channel-policy", default=None,
+                   help="downmix, per_channel_concat, channel:K or native (default: the "
+                   "encoder's)")
+    p.add_argument("--pooling", default=None, help="mean, max, mean+std or first "
+                   "(transformers models)")
+    p.add_argument("--batch-size", type=int, default=32, help="scenes per batch")
+    p.add_argument("--device", default=None, help="torch device (default: accelerate's)")
+    p.add_argument("--dtype", default=None, help="float32, float16 or bfloat16")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow code from the model repo to run")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_run_embed)
+
+
+def _run_embed(args) -> int:
+    from accelerate import PartialState
+
+    from .embed import embed_corpus
+    from .encoders import load_encoder
+
+    import torch
+
+    # processes started by `accelerate launch` (or torchrun) on CPUs use gloo
+    state = PartialState(cpu=args.device == "cpu" or not torch.cuda.is_available())
+    options = {k: v for k, v in dict(channel_policy=args.channel_policy, pooling=args.pooling,
+                                     dtype=args.dtype,
+                                     trust_remote_code=args.trust_remote_code or None).items()
+               if v is not None}
+    channel_format = args.channel_format or args.config
+    encoder = load_encoder(args.encoder, channel_format=channel_format,
+                           device=args.device or str(state.device), **options)
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    report = embed_corpus(encoder, args.corpus, args.config, args.cache, splits,
+                          batch_size=args.batch_size,
+                          progress=not args.no_progress and state.is_main_process,
+                          process_index=state.process_index,
+                          num_processes=state.num_processes, barrier=state.wait_for_everyone,
+                          channel_format=args.channel_format)
+    if state.is_main_process:
+        found = f"cache hit for {', '.join(report.hits)}; " if report.hits else ""
+        print(f"{encoder.name} on {args.config}: {found}{len(report.embedded)} parts embedded "
+              f"by process 0 of {state.num_processes}; embeddings in {report.folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sarl", description="SARL: spatial information in "
                                      "audio representations")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_generate(sub)
+    _add_embed(sub)
     return parser
 
 

@@ -1,0 +1,175 @@
+"""The encoder protocol: multichannel scenes in, one embedding per layer out.
+
+Every encoder takes a batch of scenes, each (channels, samples) at some rate, and returns
+``{layer: (n, dim)}`` float32. The base class does what every encoder needs: it checks the
+input, resamples to the model's rate, applies the channel policy, checks the output for
+NaN and infinities, and gives the encoder a fingerprint for caching. Subclasses implement
+``_embed`` on signals already at their rate with the channel count they accept.
+
+Channel policies (how a scene's channels reach a model):
+
+- ``downmix``: the mean of the channels (a single-channel model sees one signal);
+- ``per_channel_concat``: every channel embedded alone, the embeddings concatenated in
+  channel order (dim × channels);
+- ``channel:K``: channel K alone;
+- ``native``: all channels as they are, for encoders that accept several.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+
+import numpy as np
+
+POLICIES = ("downmix", "per_channel_concat", "native")  # and "channel:K"
+
+
+def check_policy(policy: str) -> str:
+    """Return ``policy`` if valid, else raise ValueError listing the choices."""
+    if policy in POLICIES:
+        return policy
+    if policy.startswith("channel:") and policy[len("channel:"):].isdigit():
+        return policy
+    raise ValueError(f"channel_policy must be one of {POLICIES} or 'channel:K', got {policy!r}")
+
+
+def resample(signal: np.ndarray, orig_hz: int, new_hz: int) -> np.ndarray:
+    """Resample (channels, samples) float32 from ``orig_hz`` to ``new_hz`` (torchaudio)."""
+    if orig_hz == new_hz:
+        return signal
+    import torch
+    import torchaudio.functional
+
+    out = torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(signal)),
+                                         int(orig_hz), int(new_hz))
+    return out.numpy()
+
+
+def as_scene_list(audio) -> list[np.ndarray]:
+    """A batch as a list of float32 (channels, samples) arrays.
+
+    ``audio`` may be an array (n, channels, samples), an array (n, samples) (mono), or a
+    list of (channels, samples) or (samples,) arrays of any lengths.
+    """
+    if isinstance(audio, np.ndarray) and audio.ndim in (2, 3):
+        audio = list(audio if audio.ndim == 3 else audio[:, None, :])
+    if not isinstance(audio, (list, tuple)) or not audio:
+        raise ValueError("audio must be a non-empty batch: an array (n, channels, samples) or "
+                         "a list of (channels, samples) arrays")
+    scenes = []
+    for i, item in enumerate(audio):
+        item = np.asarray(item, dtype=np.float32)
+        item = item[None] if item.ndim == 1 else item
+        if item.ndim != 2 or item.shape[1] == 0:
+            raise ValueError(f"audio[{i}] must be (channels, samples) with samples > 0, got "
+                             f"shape {item.shape}")
+        if not np.isfinite(item).all():
+            raise ValueError(f"audio[{i}] holds NaN or infinite samples")
+        scenes.append(item)
+    return scenes
+
+
+class Encoder(abc.ABC):
+    """A frozen audio encoder.
+
+    Attributes
+    ----------
+    name : str
+        Short, human-readable (e.g. the model id).
+    sample_rate : int
+        Hz the model works at; inputs at other rates are resampled.
+    num_channels : int or None
+        Channels the model accepts natively (1 for single-channel models, None for any).
+    channel_policy : str
+        See the module docstring.
+    """
+
+    name: str = "encoder"
+    sample_rate: int = 16000
+    num_channels: int | None = 1
+    #: Bump in a subclass when its embeddings change for the same settings.
+    code_version: int = 1
+
+    def __init__(self, channel_policy: str = "downmix"):
+        self.channel_policy = check_policy(channel_policy)
+        if self.channel_policy == "native" and self.num_channels == 1:
+            raise ValueError(f"{self.name} takes one channel: channel_policy 'native' cannot "
+                             "serve multichannel scenes; use downmix, per_channel_concat or "
+                             "channel:K")
+
+    @property
+    @abc.abstractmethod
+    def layers(self) -> tuple[str, ...]:
+        """Names of the layers ``embed`` returns, in order."""
+
+    @abc.abstractmethod
+    def _embed(self, signals: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Embed signals (channels, samples) at ``sample_rate`` whose channel count the
+        model accepts: ``{layer: (len(signals), dim)}``."""
+
+    def settings(self) -> dict:
+        """What decides the embeddings besides the weights (for the fingerprint)."""
+        return {"class": type(self).__name__, "name": self.name, "code_version":
+                self.code_version, "sample_rate": self.sample_rate,
+                "channel_policy": self.channel_policy}
+
+    def fingerprint(self) -> str:
+        """A digest of ``settings()``: same fingerprint, same embeddings."""
+        text = json.dumps(self.settings(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _route(self, scene: np.ndarray) -> list[np.ndarray]:
+        """The signals one scene becomes under the channel policy."""
+        policy = self.channel_policy
+        if policy == "downmix":
+            return [scene.mean(axis=0, keepdims=True)]
+        if policy == "per_channel_concat":
+            return [scene[c:c + 1] for c in range(scene.shape[0])]
+        if policy == "native":
+            if self.num_channels not in (None, scene.shape[0]):
+                raise ValueError(f"{self.name} takes {self.num_channels} channels, the scene "
+                                 f"has {scene.shape[0]}")
+            return [scene]
+        channel = int(policy[len("channel:"):])
+        if channel >= scene.shape[0]:
+            raise ValueError(f"channel_policy {policy!r}: the scene has only "
+                             f"{scene.shape[0]} channels")
+        return [scene[channel:channel + 1]]
+
+    def embed(self, audio, sample_rate: int) -> dict[str, np.ndarray]:
+        """Embed a batch of scenes.
+
+        Parameters
+        ----------
+        audio : array (n, channels, samples) or list of (channels, samples) arrays
+            Scenes, float, any lengths (a list) and rates equal to ``sample_rate``.
+        sample_rate : int
+            Hz of ``audio``.
+
+        Returns
+        -------
+        dict of str to ndarray, shape (n, dim), float32
+            One embedding per scene for every layer in ``layers``.
+        """
+        scenes = as_scene_list(audio)
+        counts = {s.shape[0] for s in scenes}
+        if self.channel_policy == "per_channel_concat" and len(counts) > 1:
+            raise ValueError(f"per_channel_concat needs one channel count per batch, got "
+                             f"{sorted(counts)}")
+        routed = [self._route(resample(s, sample_rate, self.sample_rate)) for s in scenes]
+        flat = [signal for signals in routed for signal in signals]
+        out = self._embed(flat)
+        per_scene = len(routed[0])
+        result = {}
+        for layer, values in out.items():
+            values = np.asarray(values, dtype=np.float32)
+            if values.shape[0] != len(flat):
+                raise RuntimeError(f"{self.name} returned {values.shape[0]} rows for "
+                                   f"{len(flat)} signals in layer {layer!r}")
+            if not np.isfinite(values).all():
+                raise FloatingPointError(f"{self.name} produced NaN or infinite values in "
+                                         f"layer {layer!r}")
+            result[layer] = values.reshape(len(scenes), per_scene * values.shape[1])
+        return result

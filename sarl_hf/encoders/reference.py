@@ -1,0 +1,237 @@
+"""Reference encoders ``sarl-logmel`` and ``sarl-spatial``: AutoModels wrapped as Encoders.
+
+Importing this module registers both models with ``transformers``' Auto classes, so that
+``AutoModel.from_pretrained(folder)`` loads a folder written by ``save_pretrained``::
+
+    import sarl_hf.encoders.reference  # noqa: F401  (registers the model types)
+    from transformers import AutoModel
+    model = AutoModel.from_pretrained("path/to/sarl-spatial")
+
+They are deterministic signal processing, no learned weights: the floor every learned
+encoder should beat on its own ground (see ``model_cards/sarl-logmel`` and
+``model_cards/sarl-spatial``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+from .base import Encoder
+from .reference_models import (LAYOUTS, SarlLogMelConfig, SarlLogMelModel, SarlReferenceOutput,
+                               SarlSpatialConfig, SarlSpatialModel)
+
+__all__ = ["SarlLogMelConfig", "SarlLogMelModel", "SarlSpatialConfig", "SarlSpatialModel",
+           "SarlReferenceOutput", "LogMelEncoder", "SpatialEncoder", "register_auto_classes"]
+
+BASE_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(PreTrainedConfig))
+MODELS = ((SarlLogMelConfig, SarlLogMelModel), (SarlSpatialConfig, SarlSpatialModel))
+
+
+def register_auto_classes() -> None:
+    """Register both model types with AutoConfig and AutoModel (idempotent)."""
+    for config_class, model_class in MODELS:
+        model_type = config_class.model_type
+        if model_type in CONFIG_MAPPING and CONFIG_MAPPING[model_type] is config_class:
+            continue
+        AutoConfig.register(model_type, config_class, exist_ok=True)
+        AutoModel.register(config_class, model_class, exist_ok=True)
+
+
+register_auto_classes()
+
+
+def load_model(model_or_path, model_class: type[PreTrainedModel]) -> tuple[PreTrainedModel, str]:
+    """A reference model and a description of where it came from.
+
+    Parameters
+    ----------
+    model_or_path : None, config, model, str or path
+        None: the default config; a config or model of ``model_class``; a folder (or Hub
+        id) for ``AutoModel.from_pretrained``.
+    model_class : type
+        ``SarlLogMelModel`` or ``SarlSpatialModel``.
+    """
+    config_class = model_class.config_class
+    if model_or_path is None:
+        model, source = model_class(config_class()), "default"
+    elif isinstance(model_or_path, config_class):
+        model, source = model_class(model_or_path), "config"
+    elif isinstance(model_or_path, PreTrainedModel):
+        model, source = model_or_path, "model"
+    elif isinstance(model_or_path, (str, os.PathLike)):
+        model, source = AutoModel.from_pretrained(model_or_path), os.fspath(model_or_path)
+    else:
+        raise ValueError(f"model_or_path must be None, a {config_class.__name__}, a "
+                         f"{model_class.__name__} or a folder, got {type(model_or_path)!r}")
+    if not isinstance(model, model_class):
+        raise ValueError(f"model_or_path {source!r} holds a {type(model).__name__} "
+                         f"({model.config.model_type!r}), not {config_class.model_type!r}")
+    return model.requires_grad_(False).eval(), source
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 (16 hex digits) of every state-dict tensor, in name order."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def pad_batch(signals: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad signals on the right into one batch.
+
+    Parameters
+    ----------
+    signals : list of ndarray, each (channels, samples), one channel count
+
+    Returns
+    -------
+    input_values : FloatTensor, shape (n, channels, max samples)
+    attention_mask : LongTensor, shape (n, max samples)
+        1 for real samples, 0 for padding.
+    """
+    longest = max(s.shape[1] for s in signals)
+    values = torch.zeros(len(signals), signals[0].shape[0], longest)
+    mask = torch.zeros(len(signals), longest, dtype=torch.long)
+    for row, signal in enumerate(signals):
+        values[row, :, :signal.shape[1]] = torch.from_numpy(signal)
+        mask[row, :signal.shape[1]] = 1
+    return values, mask
+
+
+class _ReferenceEncoder(Encoder):
+    """Batches signals (longest first, zero padding + attention mask) through a model."""
+
+    def __init__(self, model: PreTrainedModel, source: str, channel_policy: str, device: str,
+                 batch_size: int):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self.model, self.source = model, source
+        self.device, self.batch_size = torch.device(device), int(batch_size)
+        self.model.to(self.device)
+        self.sample_rate = int(self.model.config.sample_rate)
+        super().__init__(channel_policy)
+
+    def _forward_kwargs(self) -> dict:
+        return {}
+
+    def settings(self) -> dict:
+        """The base settings, the model config's own fields, a digest of the state dict
+        and the forward options (not where the model was loaded from: the same config and
+        tensors give the same embeddings wherever they live)."""
+        config = self.model.config
+        own = [f.name for f in dataclasses.fields(config)
+               if f.name not in BASE_CONFIG_FIELDS]
+        return {**super().settings(), "model_type": config.model_type,
+                "config": {name: getattr(config, name) for name in own},
+                "weights": weights_digest(self.model), **self._forward_kwargs()}
+
+    def _check_counts(self, signals: list[np.ndarray]) -> None:
+        counts = sorted({s.shape[0] for s in signals})
+        if len(counts) > 1:
+            raise ValueError(f"{self.name}: every signal of a batch must have one channel "
+                             f"count (the layers depend on it), got {counts}")
+
+    @torch.inference_mode()
+    def _embed(self, signals: list[np.ndarray]) -> dict[str, np.ndarray]:
+        self._check_counts(signals)
+        order = sorted(range(len(signals)), key=lambda k: -signals[k].shape[1])
+        names = self.model.layer_names(signals[0].shape[0], **self._forward_kwargs())
+        chunks = {name: [] for name in names}
+        for start in range(0, len(order), self.batch_size):
+            values, mask = pad_batch([signals[k] for k in order[start:start + self.batch_size]])
+            out = self.model(values.to(self.device), attention_mask=mask.to(self.device),
+                             **self._forward_kwargs())
+            for name, hidden in zip(names, out.hidden_states):
+                chunks[name].append(hidden.float().cpu().numpy())
+        inverse = np.argsort(order)
+        return {name: np.concatenate(parts)[inverse] for name, parts in chunks.items()}
+
+
+class LogMelEncoder(_ReferenceEncoder):
+    """``sarl-logmel`` as an Encoder: log-mel statistics, one channel by default.
+
+    Parameters
+    ----------
+    model_or_path : None, SarlLogMelConfig, SarlLogMelModel, str or path
+        None builds the default config; a folder is loaded with ``AutoModel``.
+    channel_policy : str
+        ``downmix`` (default), ``per_channel_concat``, ``channel:K``; ``native`` only when
+        the config's ``channel_mode`` is ``per_channel``.
+    device : str
+    batch_size : int
+        Signals per forward pass.
+
+    Layers and dims (M = n_mels, 64 by default; C = channels the model sees: 1, or the
+    scene's channels with ``per_channel_concat`` / native per-channel): ``logmel_mean``,
+    ``logmel_std``, ``delta_std`` C·M; ``logmel_meanstd`` 2·C·M; ``all`` 3·C·M.
+    """
+
+    name = "sarl-logmel"
+
+    def __init__(self, model_or_path=None, channel_policy: str = "downmix",
+                 device: str = "cpu", batch_size: int = 8):
+        model, source = load_model(model_or_path, SarlLogMelModel)
+        self.num_channels = None if model.config.channel_mode == "per_channel" else 1
+        super().__init__(model, source, channel_policy, device, batch_size)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return self.model.layer_names()
+
+
+class SpatialEncoder(_ReferenceEncoder):
+    """``sarl-spatial`` as an Encoder: GCC-PHAT, ILD/IPD, coherence, FOA intensity.
+
+    Parameters
+    ----------
+    model_or_path : None, SarlSpatialConfig, SarlSpatialModel, str or path
+        None builds the default config; a folder is loaded with ``AutoModel``.
+    layout : None or "foa"
+        ``foa``: scenes are first-order ambisonics (W, Y, Z, X), 4 channels; needs
+        channel_policy ``native``. Default: the model config's layout.
+    channel_policy : str
+        ``native`` (default: every channel, pair features for 2 or more),
+        ``downmix``, ``per_channel_concat`` or ``channel:K`` (energy features only).
+    device : str
+    batch_size : int
+
+    ``layers`` lists the layers for 2 or more channels (or FOA); a batch of 1-channel
+    signals gives ``energy`` and ``all`` only. See ``SarlSpatialModel`` for dims.
+    """
+
+    name = "sarl-spatial"
+    num_channels = None
+
+    def __init__(self, model_or_path=None, layout: str | None = None,
+                 channel_policy: str = "native", device: str = "cpu", batch_size: int = 8):
+        model, source = load_model(model_or_path, SarlSpatialModel)
+        self.layout = model.config.layout if layout is None else layout
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.layout == "foa" and channel_policy != "native":
+            raise ValueError(f"layout 'foa' needs channel_policy 'native' (all of W, Y, Z, X), "
+                             f"got {channel_policy!r}")
+        super().__init__(model, source, channel_policy, device, batch_size)
+
+    def _forward_kwargs(self) -> dict:
+        return {"layout": self.layout}
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        single = self.channel_policy != "native"
+        return self.model.layer_names(1 if single else None, self.layout)
+
+    def _check_counts(self, signals: list[np.ndarray]) -> None:
+        super()._check_counts(signals)
+        if self.layout == "foa" and signals[0].shape[0] != 4:
+            raise ValueError(f"layout 'foa' needs 4 channels (W, Y, Z, X), got "
+                             f"{signals[0].shape[0]}")

@@ -1,0 +1,369 @@
+"""The reference encoders as ``transformers`` models: log-mel and spatial-cue statistics.
+
+Both models are deterministic signal processing with no learned weights. Their fixed
+tensors (window, mel or band filterbank) are computed from the config and stored in the
+state dict, so ``save_pretrained`` / ``AutoModel.from_pretrained`` round-trip them like any
+checkpoint (``transformers`` needs at least one parameter to save a model: the filterbank
+is a frozen ``nn.Parameter``).
+
+Framing (both models): frames of ``n_fft`` samples every ``hop_length`` samples, Hann
+window, no centring, so a frame only ever sees samples of its own clip. A clip of length L
+has ``1 + max(0, L - n_fft) // hop_length`` frames (a clip shorter than ``n_fft`` is one
+zero-padded frame); every statistic is taken over those frames only, so zero padding in a
+batch never changes an embedding.
+
+Conventions: channels first, azimuth 0° front and +90° left, listener frame x front,
+y left, z up. For a channel pair (i, j) with i < j, every interaural feature is positive
+when the sound reaches channel i first or louder: for ``stereo`` and ``binaural``
+(left, right) a positive delay, ILD or IPD means a source on the left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torchaudio.functional as audio_f
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .reference_features import logmel_stats, spatial_features, spatial_layer_names
+
+LAYOUTS = (None, "foa")
+CHANNEL_MODES = ("downmix", "per_channel")
+LOGMEL_LAYERS = ("logmel_mean", "logmel_std", "logmel_meanstd", "delta_std", "all")
+
+
+def _check_positive(name: str, value) -> None:
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def _check_frequencies(name: str, low, high, sample_rate) -> None:
+    if not 0 <= low < high <= sample_rate / 2:
+        raise ValueError(f"{name} must satisfy 0 <= low < high <= sample_rate / 2 "
+                         f"({sample_rate / 2:g} Hz), got ({low!r}, {high!r})")
+
+
+@strict(accept_kwargs=True)
+class SarlLogMelConfig(PreTrainedConfig):
+    """Config of ``sarl-logmel``: log-mel spectrogram statistics.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Hz of the input.
+    n_fft, hop_length : int
+        Frame and hop in samples (default 25 ms / 10 ms at 16 kHz).
+    n_mels : int
+        Mel bands (HTK mel scale, no area normalisation).
+    f_min, f_max : float
+        Edges of the mel filterbank, Hz.
+    log_floor : float
+        Added to the mel power before the natural log.
+    channel_mode : str
+        ``downmix`` (the mean of the input channels) or ``per_channel`` (statistics of each
+        channel, concatenated in channel order).
+    """
+
+    model_type = "sarl-logmel"
+    sample_rate: int = 16000
+    n_fft: int = 400
+    hop_length: int = 160
+    n_mels: int = 64
+    f_min: float | int = 50.0
+    f_max: float | int = 8000.0
+    log_floor: float = 1e-10
+    channel_mode: str = "downmix"
+
+    def __post_init__(self, **kwargs):
+        for name in ("sample_rate", "n_fft", "hop_length", "n_mels", "log_floor"):
+            _check_positive(name, getattr(self, name))
+        _check_frequencies("(f_min, f_max)", self.f_min, self.f_max, self.sample_rate)
+        if self.channel_mode not in CHANNEL_MODES:
+            raise ValueError(f"channel_mode must be one of {CHANNEL_MODES}, got "
+                             f"{self.channel_mode!r}")
+        super().__post_init__(**kwargs)
+
+
+@strict(accept_kwargs=True)
+class SarlSpatialConfig(PreTrainedConfig):
+    """Config of ``sarl-spatial``: GCC-PHAT, ILD/IPD, coherence, FOA intensity.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Hz of the input.
+    n_fft, hop_length : int
+        Frame and hop in samples (default 64 ms / 16 ms at 16 kHz).
+    band_edges_hz : list of float
+        Edges of the frequency bands of the energy, ILD/IPD, coherence and intensity
+        features (bands are [edge_k, edge_k+1), the last one closed); B = len - 1 bands.
+    max_delay_ms : float
+        The GCC-PHAT lag vector spans ±max_delay_ms.
+    gcc_interp : int
+        Lag resolution of GCC-PHAT is 1 / gcc_interp samples.
+    gcc_f_min, gcc_f_max : float
+        Bins used by GCC-PHAT, Hz.
+    level_floor : float
+        Power floor of every dB value.
+    layout : str or None
+        ``foa`` when the 4 channels are first-order ambisonics (W, Y, Z, X; ACN/SN3D);
+        None for spaced or binaural channels. ``forward(layout=...)`` overrides it.
+    """
+
+    model_type = "sarl-spatial"
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 256
+    band_edges_hz: list[float | int] | tuple[float | int, ...] = (
+        100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
+    max_delay_ms: float | int = 1.0
+    gcc_interp: int = 2
+    gcc_f_min: float | int = 100.0
+    gcc_f_max: float | int = 8000.0
+    level_floor: float = 1e-10
+    layout: str | None = None
+
+    def __post_init__(self, **kwargs):
+        for name in ("sample_rate", "n_fft", "hop_length", "max_delay_ms", "gcc_interp",
+                     "level_floor"):
+            _check_positive(name, getattr(self, name))
+        edges = [float(e) for e in self.band_edges_hz]
+        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+            raise ValueError(f"band_edges_hz must be at least 2 increasing values, got {edges}")
+        _check_frequencies("band_edges_hz (first, last)", edges[0], edges[-1], self.sample_rate)
+        self.band_edges_hz = edges
+        _check_frequencies("(gcc_f_min, gcc_f_max)", self.gcc_f_min, self.gcc_f_max,
+                           self.sample_rate)
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        super().__post_init__(**kwargs)
+
+
+@dataclass
+class SarlReferenceOutput(ModelOutput):
+    """Output of the reference models.
+
+    Attributes
+    ----------
+    last_hidden_state : FloatTensor, shape (batch, dim)
+        The ``all`` layer (every other layer concatenated).
+    hidden_states : tuple of FloatTensor, each (batch, dim_k)
+        One pooled statistic per layer, in the order of ``model.layer_names(...)``.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+def hann(n_fft: int) -> torch.Tensor:
+    """Periodic Hann window, shape (n_fft,), float32."""
+    return torch.hann_window(n_fft, periodic=True, dtype=torch.float32)
+
+
+def band_matrix(edges_hz, sample_rate: int, n_fft: int) -> torch.Tensor:
+    """0/1 matrix (bands, n_fft // 2 + 1) selecting the rfft bins of each band.
+
+    Raises ValueError when a band holds no bin (too narrow for ``n_fft``).
+    """
+    freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft
+    edges = torch.tensor(edges_hz, dtype=torch.float64)
+    low, high = edges[:-1, None], edges[1:, None]
+    last = torch.arange(len(edges) - 1)[:, None] == len(edges) - 2
+    inside = (freqs >= low) & ((freqs < high) | (last & (freqs <= high)))
+    empty = [f"{a:g}-{b:g} Hz" for a, b, n in zip(edges_hz, edges_hz[1:], inside.sum(1)) if n == 0]
+    if empty:
+        raise ValueError(f"band_edges_hz: bands {empty} hold no frequency bin at n_fft={n_fft}")
+    return inside.to(torch.float32)
+
+
+class _ReferenceModel(PreTrainedModel):
+    """Shared machinery: fixed tensors computed from the config, frozen after loading."""
+
+    main_input_name = "input_values"
+    base_model_prefix = "sarl"
+    supports_gradient_checkpointing = False
+
+    def fixed_tensors(self) -> dict[str, torch.Tensor]:
+        """Every state-dict tensor as the config defines it, computed on the CPU (also
+        while ``from_pretrained`` builds the model on the meta device)."""
+        with torch.device("cpu"):
+            return self._compute_fixed_tensors()
+
+    def _compute_fixed_tensors(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _init_weights(self, module):
+        """Recompute the fixed tensors (``from_pretrained`` calls it for missing keys)."""
+        if module is self:
+            for name, value in self.fixed_tensors().items():
+                init.copy_(getattr(self, name), value)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """``PreTrainedModel.from_pretrained``, then frozen (no gradients) and in eval mode."""
+        model = super().from_pretrained(*args, **kwargs)
+        return model.requires_grad_(False).eval()
+
+    def _check_input(self, input_values, attention_mask):
+        if input_values.ndim != 3:
+            raise ValueError("input_values must be (batch, channels, samples), got shape "
+                             f"{tuple(input_values.shape)}")
+        if attention_mask is not None and attention_mask.shape != (input_values.shape[0],
+                                                                   input_values.shape[2]):
+            raise ValueError(f"attention_mask must be (batch, samples) = "
+                             f"{(input_values.shape[0], input_values.shape[2])}, got "
+                             f"{tuple(attention_mask.shape)}")
+
+    @staticmethod
+    def _output(layers: dict[str, torch.Tensor], return_dict: bool | None):
+        hidden = tuple(layers.values())
+        if return_dict is False:
+            return hidden[-1], hidden
+        return SarlReferenceOutput(last_hidden_state=hidden[-1], hidden_states=hidden)
+
+
+class SarlLogMelModel(_ReferenceModel):
+    """``sarl-logmel``: mean, std and delta std over time of the log-mel spectrogram.
+
+    Layers (C = 1 with ``channel_mode="downmix"``, else the input channels; M = n_mels;
+    every layer is channel-major: channel 0's M values, then channel 1's ...):
+
+    - ``logmel_mean`` (C·M): mean over frames of ln(mel power + log_floor);
+    - ``logmel_std`` (C·M): its standard deviation over frames;
+    - ``logmel_meanstd`` (2·C·M): ``logmel_mean`` then ``logmel_std``;
+    - ``delta_std`` (C·M): standard deviation of the frame-to-frame difference (0 for a
+      one-frame clip);
+    - ``all`` (3·C·M): ``logmel_mean``, ``logmel_std``, ``delta_std``.
+    """
+
+    config_class = SarlLogMelConfig
+
+    def __init__(self, config: SarlLogMelConfig):
+        super().__init__(config)
+        tensors = self.fixed_tensors()
+        self.register_buffer("window", tensors["window"])
+        self.mel_filterbank = torch.nn.Parameter(tensors["mel_filterbank"], requires_grad=False)
+        self.post_init()
+
+    def _compute_fixed_tensors(self):
+        c = self.config
+        fbank = audio_f.melscale_fbanks(c.n_fft // 2 + 1, float(c.f_min), float(c.f_max),
+                                        c.n_mels, c.sample_rate, norm=None, mel_scale="htk")
+        return {"window": hann(c.n_fft), "mel_filterbank": fbank.to(torch.float32)}
+
+    def layer_names(self, num_channels: int | None = None, layout: str | None = None):
+        """Names of the layers, in order (the same for every channel count)."""
+        return LOGMEL_LAYERS
+
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                return_dict: bool | None = None, **kwargs):
+        """Log-mel statistics.
+
+        Parameters
+        ----------
+        input_values : FloatTensor, shape (batch, channels, samples)
+            Audio at ``config.sample_rate``, zero-padded on the right.
+        attention_mask : LongTensor, shape (batch, samples), optional
+            1 for real samples, 0 for padding (a prefix of ones per row).
+
+        Returns
+        -------
+        SarlReferenceOutput
+            ``hidden_states`` in the order of ``LOGMEL_LAYERS``, each (batch, dim).
+        """
+        self._check_input(input_values, attention_mask)
+        x = input_values.to(self.window.dtype)
+        if self.config.channel_mode == "downmix":
+            x = x.mean(dim=1, keepdim=True)
+        stats = logmel_stats(x, attention_mask, self.window, self.mel_filterbank.detach(),
+                             self.config.hop_length, self.config.log_floor)
+        return self._output(dict(zip(LOGMEL_LAYERS, stats)), return_dict)
+
+
+class SarlSpatialModel(_ReferenceModel):
+    """``sarl-spatial``: interaural / inter-channel cues and FOA intensity.
+
+    C channels, P = C(C-1)/2 pairs (i, j), i < j, in lexicographic order, B bands, N lags
+    (2·round(max_delay_ms·sample_rate·gcc_interp/1000) + 1). Layers by input:
+
+    - every input: ``energy`` (C·B·2): per channel and band, the level of the
+      time-averaged power (dB) and the standard deviation over frames of the frame level
+      (dB);
+    - 2 or more channels (``layout`` None): ``gcc_phat`` (P·N): the frame-averaged
+      PHAT-weighted cross-correlation at lags -max..+max (peak 1 for one coherent
+      plane wave), positive lag = channel i leads; ``delay_ms`` (P): the lag of its
+      peak (parabolic interpolation), ms, positive = channel i first; ``ild_ipd``
+      (P·B·3): per band ILD dB (positive = i louder), cos and sin of the IPD of the
+      time-averaged cross-spectrum (phase of X_i·conj(X_j): positive = i leads);
+      ``coherence`` (P·B): coherence |S_ij| / sqrt(S_ii·S_jj) of the time-averaged
+      cross-spectrum, in [0, 1];
+    - ``layout="foa"`` (4 channels W, Y, Z, X): ``intensity`` ((B+1)·3): per band, the
+      active intensity Re{conj(W)·[X, Y, Z]} averaged over frames and divided by the
+      energy density (|W|² + |X|² + |Y|² + |Z|²)/2 of the band (norm 1 for a plane wave,
+      0 for a diffuse field), (x, y, z) in the listener frame; first comes the
+      broadband vector, the mean of the band vectors (every band weighted alike, so that
+      the strong room modes of the lowest band do not dominate); ``diffuseness`` (B+1):
+      1 - the norm of each vector, broadband first;
+    - ``all``: every layer above, concatenated in this order.
+    """
+
+    config_class = SarlSpatialConfig
+
+    def __init__(self, config: SarlSpatialConfig):
+        super().__init__(config)
+        tensors = self.fixed_tensors()
+        self.register_buffer("window", tensors["window"])
+        self.register_buffer("gcc_bins", tensors["gcc_bins"])
+        self.band_filterbank = torch.nn.Parameter(tensors["band_filterbank"],
+                                                  requires_grad=False)
+        self.post_init()
+
+    def _compute_fixed_tensors(self):
+        c = self.config
+        bands = band_matrix(c.band_edges_hz, c.sample_rate, c.n_fft)
+        gcc = band_matrix([float(c.gcc_f_min), float(c.gcc_f_max)], c.sample_rate, c.n_fft)[0]
+        return {"window": hann(c.n_fft), "gcc_bins": gcc, "band_filterbank": bands}
+
+    @property
+    def max_lag(self) -> int:
+        """Largest GCC-PHAT lag in units of 1 / gcc_interp samples."""
+        c = self.config
+        return int(round(c.max_delay_ms * 1e-3 * c.sample_rate * c.gcc_interp))
+
+    def layer_names(self, num_channels: int | None = None, layout: str | None = None):
+        """Names of the layers for ``num_channels`` (None: 2 or more) and ``layout``."""
+        layout = self.config.layout if layout is None else layout
+        return spatial_layer_names(num_channels, layout)
+
+    def forward(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                layout: str | None = None, return_dict: bool | None = None, **kwargs):
+        """Spatial-cue statistics.
+
+        Parameters
+        ----------
+        input_values : FloatTensor, shape (batch, channels, samples)
+            Audio at ``config.sample_rate``, zero-padded on the right.
+        attention_mask : LongTensor, shape (batch, samples), optional
+            1 for real samples, 0 for padding (a prefix of ones per row).
+        layout : str, optional
+            ``foa`` or None; default ``config.layout``.
+
+        Returns
+        -------
+        SarlReferenceOutput
+            ``hidden_states`` in the order of ``layer_names(channels, layout)``.
+        """
+        self._check_input(input_values, attention_mask)
+        layout = self.config.layout if layout is None else layout
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if layout == "foa" and input_values.shape[1] != 4:
+            raise ValueError(f"layout 'foa' needs 4 channels (W, Y, Z, X), got "
+                             f"{input_values.shape[1]}")
+        layers = spatial_features(input_values.to(self.window.dtype), attention_mask, self,
+                                  layout)
+        return self._output(layers, return_dict)

@@ -1,0 +1,112 @@
+"""Embedding a corpus: cached by fingerprints, resumable, equal under accelerate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sarl_hf.dataset import split_sizes
+from sarl_hf.embed import SUCCESS, cache_dir, embed_corpus, load_embeddings
+from sarl_hf.encoders.hf import TransformersEncoder
+from sarl_hf.generate import CorpusPlan, generate, sha256_of
+from sarl_hf.sources import ProceduralBank
+from test_corpus_cli import run_cli
+from tiny_models import save_tiny
+
+SCENES = 10
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus") / "sarl"
+    bank = ProceduralBank()
+    plan = CorpusPlan(scenes=SCENES, formats=("stereo",), duration_s=0.5, multisource_scenes=0,
+                      sensitivity_anchors=0, scenes_per_shard=3, bank=bank.to_dict())
+    assert generate(folder, plan, bank, progress=False).complete
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny("wav2vec2", tmp_path_factory.mktemp("models") / "w2v")
+
+
+def parts_of(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): sha256_of(p) for p in sorted(folder.rglob("*.parquet"))}
+
+
+def test_embeddings_align_with_labels_and_a_second_run_hits(corpus, model_dir, tmp_path):
+    encoder = TransformersEncoder(str(model_dir))
+    report = embed_corpus(encoder, corpus, "stereo", tmp_path, batch_size=4, progress=False)
+    assert not report.hits and len(report.embedded) == 4  # train: 2 shards of 3; 1 each
+    embeddings, labels = load_embeddings(report.folder, "stereo", "train")
+    assert labels.num_rows == split_sizes(SCENES)["train"] == len(embeddings["layer_02"])
+    assert "audio" not in labels.column_names and "azimuth_deg" in labels.column_names
+    import datasets
+
+    stored = datasets.load_dataset(str(corpus), "stereo", split="train")
+    assert labels.column("scene_id").to_pylist() == stored["scene_id"]
+    from sarl_hf.dataset import audio_array
+
+    direct = encoder.embed([audio_array(stored[1]["audio"])], 16000)["layer_02"][0]
+    assert np.abs(embeddings["layer_02"][1] - direct).max() < 1e-5
+    again = embed_corpus(encoder, corpus, "stereo", tmp_path, progress=False)
+    assert again.hits == ["train", "validation", "test"] and not again.embedded
+    other = TransformersEncoder(str(model_dir), pooling="max")
+    assert cache_dir(tmp_path, other, corpus, "stereo") != report.folder
+
+
+def test_partial_cache_resumes_to_the_same_parts(corpus, model_dir, tmp_path):
+    encoder = TransformersEncoder(str(model_dir))
+    full = embed_corpus(encoder, corpus, "stereo", tmp_path / "a", progress=False).folder
+    partial = tmp_path / "b"
+    report = embed_corpus(encoder, corpus, "stereo", partial, progress=False)
+    (report.folder / "stereo" / "train" / SUCCESS).unlink()
+    first = sorted((report.folder / "stereo" / "train").glob("*.parquet"))[0]
+    first.unlink()
+    with pytest.raises(ValueError, match="not a complete"):
+        load_embeddings(report.folder, "stereo", "train")
+    resumed = embed_corpus(encoder, corpus, "stereo", partial, progress=False)
+    assert resumed.embedded == [first] and resumed.hits == ["validation", "test"]
+    assert parts_of(resumed.folder) == parts_of(full)
+
+
+def test_accelerate_two_processes_equal_one(corpus, model_dir, tmp_path):
+    args = ["embed", "--corpus", str(corpus), "--config", "stereo", "--encoder",
+            str(model_dir), "--batch-size", "2", "--no-progress"]
+    # one thread per process in both runs (accelerate's default), so that the same
+    # arithmetic gives the same bytes
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    single = subprocess.run([sys.executable, "-m", "sarl_hf.cli"] + args
+                            + ["--cache", str(tmp_path / "one")], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    # --multi_gpu is accelerate's multi-process launcher; without CUDA it runs on CPUs (gloo)
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+              "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+              "--main_process_port", "29517", "-m", "sarl_hf.cli"]
+    done = subprocess.run(launch + args + ["--cache", str(tmp_path / "two")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "of 2" in done.stdout
+    (one,), (two,) = (list((tmp_path / name).iterdir()) for name in ("one", "two"))
+    assert one.name == two.name
+    assert parts_of(one) == parts_of(two)
+    for split in ("train", "validation", "test"):
+        assert json.loads((one / "stereo" / split / SUCCESS).read_text()) == json.loads(
+            (two / "stereo" / split / SUCCESS).read_text())
+
+
+def test_embed_cli_errors(corpus, tmp_path):
+    code, _, stderr = run_cli(["embed", "--corpus", str(tmp_path), "--config", "stereo",
+                               "--encoder", "sarl-logmel", "--cache", str(tmp_path)])
+    assert code == 2 and "manifest.json" in stderr
+    code, _, stderr = run_cli(["embed", "--corpus", str(corpus), "--config", "stereo",
+                               "--encoder", "sarl-test/not-here", "--cache", str(tmp_path)])
+    assert code == 2 and "cannot load" in stderr
