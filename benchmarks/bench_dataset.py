@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def _plan(scenes, formats):
                       sensitivity_anchors=0, bank=bank.to_dict()), bank
 
 
-def bench_generation(work: Path, scenes: int, formats):
+def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=True):
     import datasets
 
     from sarl_hf.dataset import corpus_features, scene_example
@@ -94,10 +95,12 @@ def bench_generation(work: Path, scenes: int, formats):
 
     plan, bank = _plan(scenes, formats)
     rates = {}
-    for num_proc in (1, 2):
+    for num_proc in procs:
         report = generate(work / f"proc{num_proc}", plan, bank, num_proc=num_proc,
                           progress=False)
         rates[num_proc] = report.scenes_rendered / report.elapsed_s
+    if not baseline:
+        return rates, sum(len(v) for v in shard_jobs(plan, bank)[1].values())
     _, specs = shard_jobs(plan, bank)
     flat = [spec.to_dict() for key in specs for spec in specs[key]]
 
@@ -143,24 +146,36 @@ def main(argv=None):
     parser.add_argument("--generate-scenes", type=int, default=600,
                         help="scenes of the generation-speed runs")
     parser.add_argument("--formats", default="mono,foa")
+    parser.add_argument("--procs", default="1,2", help="process counts of the generation runs")
+    parser.add_argument("--parts", default="generate,baseline,first,memory",
+                        help="which measurements to run")
     args = parser.parse_args(argv)
     formats = tuple(args.formats.split(","))
     work = Path(tempfile.mkdtemp(prefix="sarl_bench_"))
     try:
-        rates, rows = bench_generation(work, args.generate_scenes, formats)
-        print(f"generation of {rows} rows ({args.generate_scenes} scenes × {len(formats)} formats, "
-              f"4 s at 16 kHz):")
-        print(f"  sarl generate, 1 process      {rates[1]:7.1f} scenes/s  "
-              f"({rates[1] / rates['baseline']:.2f}× the baseline)")
-        print(f"  sarl generate, 2 processes    {rates[2]:7.1f} scenes/s  "
-              f"({rates[2] / rates[1]:.2f}× 1 process)")
-        print(f"  Dataset.from_generator + to_parquet (baseline) {rates['baseline']:7.1f} "
-              "scenes/s")
-        times = bench_first_example(work / "proc1", formats[-1], args.scenes)
+        procs = [int(p) for p in args.procs.split(",")]
+        parts = args.parts.split(",")
+        rates, rows = bench_generation(work, args.generate_scenes, formats, procs,
+                                       "baseline" in parts)
+        print(f"generation of {rows} rows ({args.generate_scenes} scenes × {len(formats)} "
+              f"formats, 4 s at 16 kHz), {os.cpu_count()} CPUs:")
+        for num_proc in procs:
+            versus = (f"{rates[num_proc] / rates['baseline']:.2f}× the baseline, "
+                      if "baseline" in rates else "")
+            print(f"  sarl generate, {num_proc:2d} process(es) {rates[num_proc]:7.1f} scenes/s  "
+                  f"({versus}{rates[num_proc] / rates[procs[0]]:.2f}× {procs[0]} process)")
+        if "baseline" in rates:
+            print(f"  Dataset.from_generator + to_parquet (baseline) {rates['baseline']:7.1f} "
+                  "scenes/s")
+        if "first" not in parts:
+            return
+        times = bench_first_example(work / f"proc{procs[0]}", formats[-1], args.scenes)
         base = times["load_dataset() (baseline)"]
         print(f"time to the first {formats[-1]} example:")
         for name, seconds in times.items():
             print(f"  {name:32s} {seconds:7.2f} s  (speed-up ×{base / seconds:.1f})")
+        if "memory" not in parts:
+            return
         print("resident memory (MB) before the work and its peak during it, for a corpus "
               "and one 10× larger:")
         for name, code in (("generate", GENERATE_RSS), ("stream", STREAM_RSS)):

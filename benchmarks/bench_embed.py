@@ -112,10 +112,13 @@ def main(argv=None):
     except ImportError as err:
         print(f"CREPE skipped: {err}")
     for name in ("sarl-logmel", "sarl-spatial"):
-        encoder = load_encoder(name, device=args.device)
-        encoder.embed(clips[:1], 16000)
-        rate, _ = _rate(sarl_run(encoder), clips)
-        rows.append((name, None, rate, None))
+        try:
+            encoder = load_encoder(name, device=args.device)
+            encoder.embed(clips[:1], 16000)
+            rate, _ = _rate(sarl_run(encoder), clips)
+            rows.append((name, None, rate, None))
+        except (RuntimeError, ValueError) as err:  # report, and go on to the table
+            print(f"{name} failed on {args.device}: {err}")
     print(f"{'encoder':32s} {'plain loop':>12s} {'sarl_hf':>12s} {'ratio':>7s}")
     for name, base, rate, diff in rows:
         plain_text = f"{base:8.1f} c/s" if base else "           –"

@@ -104,3 +104,17 @@ def test_clear_errors(folders, tmp_path):
             parameter.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="NaN"):
         encoder.embed([np.ones((1, FS), np.float32)], FS)
+
+
+def test_tf32_is_a_setting_of_the_fingerprint(folders):
+    path = str(folders["wav2vec2"])
+    exact, fast = TransformersEncoder(path), TransformersEncoder(path, allow_tf32=True)
+    assert exact.settings()["allow_tf32"] is False and fast.settings()["allow_tf32"] is True
+    assert exact.fingerprint() != fast.fingerprint()
+    torch.backends.cudnn.allow_tf32 = True
+    clips = scenes(np.random.default_rng(5), [0.5])
+    with exact.precision():
+        assert torch.backends.cudnn.allow_tf32 is False
+    assert torch.backends.cudnn.allow_tf32 is True  # restored
+    assert np.allclose(exact.embed(clips, FS)["layer_01"], fast.embed(clips, FS)["layer_01"],
+                       atol=1e-6)  # on the CPU TF32 changes nothing

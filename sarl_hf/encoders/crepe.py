@@ -22,7 +22,7 @@ import numpy as np
 
 from sarl_hf.encoders.base import Encoder
 from sarl_hf.encoders.packaged import (FramePool, check_pooling, check_positive_int,
-                                       distribution_version, exact_float32, file_sha256,
+                                       distribution_version, file_sha256,
                                        package_file)
 
 SAMPLE_RATE = 16000
@@ -140,6 +140,8 @@ class CrepeEncoder(Encoder):
         Milliseconds between frames (10 ms = 160 samples, torchcrepe's default).
     pooling : {"mean", "mean+std"}
         Statistics over each clip's frames.
+    allow_tf32 : bool
+        See :class:`~sarl_hf.encoders.base.Encoder`.
 
     Examples
     --------
@@ -155,12 +157,12 @@ class CrepeEncoder(Encoder):
 
     def __init__(self, model: str = "tiny", channel_policy: str = "downmix",
                  device: str = "cpu", batch_size: int | None = None, hop_ms: float = 10.0,
-                 pooling: str = "mean"):
+                 pooling: str = "mean", allow_tf32: bool = False):
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {model!r}")
         self.model = model
         self.name = f"crepe-{model}"
-        super().__init__(channel_policy)
+        super().__init__(channel_policy, allow_tf32)
         self.hop_ms = float(hop_ms)
         self.hop_length = int(round(self.hop_ms * SAMPLE_RATE / 1000))
         if not np.isfinite(self.hop_ms) or self.hop_length < 1:
@@ -209,7 +211,7 @@ class CrepeEncoder(Encoder):
         import torch
 
         net = self.net
-        with torch.inference_mode(), exact_float32():
+        with torch.inference_mode(), self.precision():
             x = frames.to(self.device)[:, None, :]
             x = conv_block(x, net.conv1, net.conv1_BN, (254, 254))
             for k in range(2, 6):

@@ -29,7 +29,7 @@ import numpy as np
 
 from sarl_hf.encoders.base import Encoder
 from sarl_hf.encoders.packaged import (check_positive_int, distribution_version,
-                                       exact_float32, file_sha256, package_file)
+                                       file_sha256, package_file)
 
 SAMPLE_RATE = 16000
 N_FFT = 400            # 25 ms
@@ -125,8 +125,9 @@ class GE2EEncoder(Encoder):
 
     def __init__(self, channel_policy: str = "downmix", device: str = "cpu",
                  batch_size: int = 64, rate: float = 1.3, min_coverage: float = 0.75,
-                 normalize_volume: bool = True, trim_silence: bool = False):
-        super().__init__(channel_policy)
+                 normalize_volume: bool = True, trim_silence: bool = False,
+                 allow_tf32: bool = False):
+        super().__init__(channel_policy, allow_tf32)
         if not 0.625 <= rate <= 100:
             raise ValueError(f"rate must be in [0.625, 100] windows per second, got {rate!r}")
         if not 0 < min_coverage <= 1:
@@ -205,7 +206,7 @@ class GE2EEncoder(Encoder):
         import torch
 
         net = self.net
-        with torch.inference_mode(), exact_float32():
+        with torch.inference_mode(), self.precision():
             _, (hidden, _) = net.lstm(torch.from_numpy(windows).to(self.device))
             last = hidden[-1]
             partial = torch.relu(net.linear(last))

@@ -28,7 +28,7 @@ import numpy as np
 
 from sarl_hf.encoders.base import Encoder
 from sarl_hf.encoders.packaged import (check_positive_int, distribution_version,
-                                       exact_float32, file_sha256, state_dict_sha256)
+                                       file_sha256, state_dict_sha256)
 
 REQUIRED = ("load_model", "get_scene_embeddings")
 
@@ -107,10 +107,11 @@ class HEAREncoder(Encoder):
     code_version = 1
 
     def __init__(self, module_name_or_module, model_file=None, channel_policy: str = "downmix",
-                 device: str = "cpu", batch_size: int = 16, timestamp_mean: bool = False):
+                 device: str = "cpu", batch_size: int = 16, timestamp_mean: bool = False,
+                 allow_tf32: bool = False):
         self.module = resolve_module(module_name_or_module)
         self.name = f"hear:{self.module.__name__}"
-        super().__init__(channel_policy)
+        super().__init__(channel_policy, allow_tf32)
         if timestamp_mean and not callable(getattr(self.module, "get_timestamp_embeddings",
                                                    None)):
             raise ValueError(f"timestamp_mean=True: {self.module.__name__!r} lacks "
@@ -164,7 +165,7 @@ class HEAREncoder(Encoder):
 
         tensor = torch.from_numpy(np.ascontiguousarray(audio)).to(self.device)
         out = {}
-        with torch.inference_mode(), exact_float32():
+        with torch.inference_mode(), self.precision():
             out["scene"] = self._matrix(self.module.get_scene_embeddings(tensor, self.model),
                                         len(audio), "get_scene_embeddings")
             if self.timestamp_mean:

@@ -85,11 +85,14 @@ class TransformersEncoder(Encoder):
         Hub revision.
     trust_remote_code : bool
         Run code from the model repo; off unless asked.
+    allow_tf32 : bool
+        See :class:`~sarl_hf.encoders.base.Encoder`.
     """
 
     def __init__(self, model_id: str, pooling: str = "mean", channel_policy: str = "downmix",
                  device: str = "cpu", dtype: str | None = None, batch_size: int = 16,
-                 revision: str | None = None, trust_remote_code: bool = False):
+                 revision: str | None = None, trust_remote_code: bool = False,
+                 allow_tf32: bool = False):
         import torch
         from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
@@ -124,7 +127,7 @@ class TransformersEncoder(Encoder):
         self.sample_rate = int(self.extractor.sampling_rate)
         self.num_channels = 1
         self._layers = None
-        super().__init__(channel_policy)
+        super().__init__(channel_policy, allow_tf32)
 
     @property
     def layers(self) -> tuple[str, ...]:

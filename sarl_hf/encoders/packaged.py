@@ -11,13 +11,13 @@ and :mod:`sarl_hf.encoders.hear`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
 from pathlib import Path
 
 import numpy as np
+
 
 POOLINGS = ("mean", "mean+std")
 
@@ -100,26 +100,6 @@ def state_dict_sha256(module) -> str:
         digest.update(f"{key}:{flat.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(flat.view(dtype=torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def exact_float32():
-    """Run model calls in IEEE float32: TF32 off for cuDNN and CUDA matmuls, then restored.
-
-    On GPUs with TF32 (Ampere and later) cuDNN convolutions and LSTMs use TF32 by default,
-    which moved CREPE and GE2E embeddings by up to 2e-3 from the CPU values and made a
-    clip's embedding depend on its batch (3e-4, measured on an H200); with TF32 off both
-    agree within 3e-6 and batch invariance holds. No effect on CPU.
-    """
-    import torch
-
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 class FramePool:
