@@ -32,6 +32,7 @@ bench: install system-deps
 	$(BIN)/python benchmarks/bench_simulate.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_dataset.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_sources.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_embed.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

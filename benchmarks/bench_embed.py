@@ -109,6 +109,11 @@ def main(argv=None):
         base, reference = _rate(plain, clips)
         rate, _ = _rate(sarl_run(crepe), clips)
         rows.append(("CREPE tiny (torchcrepe)", base, rate, None))
+        if args.device.startswith("cuda"):  # TF32, as torchcrepe's loop runs by default
+            fast = load_encoder("crepe-tiny", device=args.device, allow_tf32=True)
+            fast.embed(clips[:1], 16000)
+            rate, _ = _rate(sarl_run(fast), clips)
+            rows.append(("CREPE tiny, allow_tf32", base, rate, None))
     except ImportError as err:
         print(f"CREPE skipped: {err}")
     for name in ("sarl-logmel", "sarl-spatial"):

@@ -161,6 +161,9 @@ def _add_embed(sub):
     p.add_argument("--dtype", default=None, help="float32, float16 or bfloat16")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow code from the model repo to run")
+    p.add_argument("--allow-tf32", action="store_true",
+                   help="let GPU convolutions use TF32: faster, but embeddings move by ~1e-3 "
+                   "and depend on the batch")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run_embed)
 
@@ -177,7 +180,8 @@ def _run_embed(args) -> int:
     state = PartialState(cpu=args.device == "cpu" or not torch.cuda.is_available())
     options = {k: v for k, v in dict(channel_policy=args.channel_policy, pooling=args.pooling,
                                      dtype=args.dtype,
-                                     trust_remote_code=args.trust_remote_code or None).items()
+                                     trust_remote_code=args.trust_remote_code or None,
+                                     allow_tf32=args.allow_tf32 or None).items()
                if v is not None}
     channel_format = args.channel_format or args.config
     encoder = load_encoder(args.encoder, channel_format=channel_format,

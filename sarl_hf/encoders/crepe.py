@@ -60,7 +60,8 @@ def crepe_frames(signal, hop_length: int):
     return frames / frames.std(dim=1, keepdim=True).clamp_min(1e-10)
 
 
-def frame_batches(signals: list[np.ndarray], hop_length: int, batch_size: int):
+def frame_batches(signals: list[np.ndarray], hop_length: int, batch_size: int,
+                  device: str = "cpu"):
     """Frames of many clips, cut into batches of ``batch_size`` across clip boundaries.
 
     Parameters
@@ -69,30 +70,33 @@ def frame_batches(signals: list[np.ndarray], hop_length: int, batch_size: int):
         Mono clips at 16 kHz.
     hop_length, batch_size : int
         Samples between frames; frames per yielded batch (the last may be shorter).
+    device : str
+        Where the frames are cut and normalised (the model's device).
 
     Yields
     ------
-    frames : torch.Tensor, shape (batch, 1024)
-    clips : ndarray of int, shape (batch,)
+    frames : torch.Tensor, shape (batch, 1024), on ``device``
+    clips : torch.Tensor of int64, shape (batch,), on ``device``
         Index into ``signals`` of every frame; a clip's frames are contiguous.
     """
     import torch
 
     pending, owners, count = [], [], 0
     for index, signal in enumerate(signals):
-        frames = crepe_frames(torch.from_numpy(np.ascontiguousarray(signal[0])), hop_length)
+        audio = torch.from_numpy(np.ascontiguousarray(signal[0])).to(device)
+        frames = crepe_frames(audio, hop_length)
         pending.append(frames)
-        owners.append(np.full(len(frames), index))
+        owners.append(torch.full((len(frames),), index, dtype=torch.int64, device=device))
         count += len(frames)
         if count < batch_size:
             continue
-        frames, clips = torch.cat(pending), np.concatenate(owners)
+        frames, clips = torch.cat(pending), torch.cat(owners)
         full = count // batch_size * batch_size
         for start in range(0, full, batch_size):
             yield frames[start:start + batch_size], clips[start:start + batch_size]
         pending, owners, count = [frames[full:]], [clips[full:]], count - full
     if count:
-        yield torch.cat(pending), np.concatenate(owners)
+        yield torch.cat(pending), torch.cat(owners)
 
 
 def conv_block(x, conv, norm, padding: tuple[int, int] = (31, 32)):
@@ -206,8 +210,9 @@ class CrepeEncoder(Encoder):
             self._net = net.eval().to(self.device)
         return self._net
 
-    def _forward(self, frames) -> dict[str, np.ndarray]:
-        """The three layers for a batch of frames (batch, 1024): ``{layer: (batch, dim)}``."""
+    def _forward(self, frames) -> dict:
+        """The three layers for a batch of frames (batch, 1024): ``{layer: (batch, dim)}``
+        torch tensors on the model's device."""
         import torch
 
         net = self.net
@@ -220,12 +225,12 @@ class CrepeEncoder(Encoder):
             x = conv_block(x, net.conv6, net.conv6_BN)
             embedding = x.transpose(1, 2).reshape(len(frames), -1)
             salience = torch.sigmoid(net.classifier(embedding))
-        return {"conv5": conv5.cpu().numpy(), "embedding": embedding.cpu().numpy(),
-                "salience": salience.cpu().numpy()}
+        return {"conv5": conv5, "embedding": embedding, "salience": salience}
 
     def _embed(self, signals: list[np.ndarray]) -> dict[str, np.ndarray]:
         pool = FramePool(len(signals), self.pooling)
-        for frames, clips in frame_batches(signals, self.hop_length, self.batch_size):
+        for frames, clips in frame_batches(signals, self.hop_length, self.batch_size,
+                                           self.device):
             pool.count(clips)
             for layer, values in self._forward(frames).items():
                 pool.add(layer, values, clips)

@@ -106,8 +106,9 @@ class FramePool:
     """Running per-clip statistics of frame-level activations, for mean and std pooling.
 
     Frames of many clips pass through a model together; each batch of activations is
-    added to the running sums of the clip it came from (float64), so a clip's pooled
-    embedding does not depend on which other clips shared its batches.
+    added (float64, on the activations' device) to the running sums of the clip it came
+    from, so a clip's pooled embedding does not depend on which other clips shared its
+    batches, and on a GPU the activations never travel to the CPU.
 
     Parameters
     ----------
@@ -120,53 +121,51 @@ class FramePool:
     def __init__(self, num_clips: int, pooling: str = "mean"):
         self.num_clips = num_clips
         self.pooling = check_pooling(pooling)
-        self._sum: dict[str, np.ndarray] = {}
-        self._sumsq: dict[str, np.ndarray] = {}
-        self._count = np.zeros(num_clips, dtype=np.float64)
+        self._sum: dict = {}
+        self._sumsq: dict = {}
+        self._count = None
 
-    def add(self, layer: str, values: np.ndarray, clips: np.ndarray) -> None:
+    def add(self, layer: str, values, clips) -> None:
         """Add one batch of frame activations to the running sums.
 
         Parameters
         ----------
         layer : str
             Layer the activations belong to.
-        values : ndarray, shape (frames, dim)
+        values : torch.Tensor, shape (frames, dim)
             Activations, one row per frame.
-        clips : ndarray of int, shape (frames,)
-            Clip index of every frame; a clip's frames are contiguous in the batch.
+        clips : torch.Tensor of int64, shape (frames,)
+            Clip index of every frame, on the same device.
         """
-        values = np.asarray(values, dtype=np.float64)
-        if layer not in self._sum:
-            self._sum[layer] = np.zeros((self.num_clips, values.shape[1]))
-            self._sumsq[layer] = np.zeros((self.num_clips, values.shape[1]))
-        starts = _run_starts(clips)
-        self._sum[layer][clips[starts]] += np.add.reduceat(values, starts, axis=0)
-        self._sumsq[layer][clips[starts]] += np.add.reduceat(values * values, starts, axis=0)
+        import torch
 
-    def count(self, clips: np.ndarray) -> None:
+        values = values.to(torch.float64)
+        if layer not in self._sum:
+            shape = (self.num_clips, values.shape[1])
+            self._sum[layer] = torch.zeros(shape, dtype=torch.float64, device=values.device)
+            self._sumsq[layer] = torch.zeros_like(self._sum[layer])
+        self._sum[layer].index_add_(0, clips, values)
+        self._sumsq[layer].index_add_(0, clips, values * values)
+
+    def count(self, clips) -> None:
         """Count the frames of one batch (call once per batch, not once per layer)."""
-        np.add.at(self._count, clips, 1.0)
+        import torch
+
+        if self._count is None:
+            self._count = torch.zeros(self.num_clips, dtype=torch.float64, device=clips.device)
+        self._count.index_add_(0, clips, torch.ones_like(clips, dtype=torch.float64))
 
     def result(self) -> dict[str, np.ndarray]:
         """Pooled embeddings ``{layer: (num_clips, dim or 2 dim)}`` float32."""
-        if (self._count == 0).any():
+        import torch
+
+        if self._count is None or (self._count == 0).any():
             raise RuntimeError("a clip received no frames")
         out = {}
         for layer, total in self._sum.items():
             mean = total / self._count[:, None]
-            if self.pooling == "mean":
-                out[layer] = mean.astype(np.float32)
-                continue
-            var = np.maximum(self._sumsq[layer] / self._count[:, None] - mean * mean, 0.0)
-            out[layer] = np.concatenate([mean, np.sqrt(var)], axis=1).astype(np.float32)
+            if self.pooling == "mean+std":
+                var = (self._sumsq[layer] / self._count[:, None] - mean * mean).clamp_min(0.0)
+                mean = torch.cat([mean, var.sqrt()], dim=1)
+            out[layer] = mean.to(torch.float32).cpu().numpy()
         return out
-
-
-def _run_starts(clips: np.ndarray) -> np.ndarray:
-    """Indices where a run of equal clip indices starts; raise if a clip is split in two."""
-    clips = np.asarray(clips)
-    starts = np.flatnonzero(np.r_[True, clips[1:] != clips[:-1]])
-    if len(np.unique(clips[starts])) != len(starts):
-        raise ValueError("clips: the frames of a clip must be contiguous in a batch")
-    return starts
