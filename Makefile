@@ -8,11 +8,11 @@ DEMO_OUT ?= out/demo
 
 .PHONY: install system-deps demo test bench clean
 
+# Resemblyzer goes in without its dependencies: the GE2E encoder reads only its weight file.
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	# GE2E weights: the code reads only Resemblyzer's weight file, so none of its deps
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt resemblyzer
 	touch $@
 
