@@ -102,6 +102,12 @@ def main(argv=None):
         rate, ours = _rate(sarl_run(encoder), clips)
         ours = np.concatenate([ours[k] for k in encoder.layers], -1)
         rows.append(("tiny wav2vec2 (transformers)", base, rate, np.abs(ours - reference).max()))
+        if args.device.startswith("cuda"):  # TF32 and bigger batches, as a GPU user may ask
+            fast = load_encoder(str(folder), device=args.device, allow_tf32=True,
+                                batch_size=128)
+            fast.embed(clips[:2], 16000)
+            rate, _ = _rate(sarl_run(fast, batch_size=128), clips)
+            rows.append(("tiny wav2vec2, allow_tf32, batch 128", base, rate, None))
     try:
         crepe = load_encoder("crepe-tiny", device=args.device)
         plain = plain_crepe_loop(args.device)
