@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .corpus import corpus_specs, format_summary, render_corpus, summarise
 from .factors import FACTORS, FactorConfig
@@ -200,6 +201,51 @@ def _run_embed(args) -> int:
     return 0
 
 
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="the whole benchmark: corpus, embeddings, probe, report",
+                       description="Generate (or reuse) the corpus in OUT/corpus, embed it "
+                       "with each encoder (cached in OUT/embeddings), probe every layer on "
+                       "the seven tasks, run the sensitivity analysis, and write "
+                       "OUT/results.json, OUT/results.md and PNG plots.")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--encoders", default="sarl-logmel,sarl-spatial,crepe-tiny",
+                   help="comma-separated encoder names (see sarl embed --help)")
+    p.add_argument("--formats", type=_formats, default=["binaural"],
+                   help="channel formats to generate and probe")
+    p.add_argument("--scenes", type=int, default=400, help="scenes per format (60/20/20)")
+    p.add_argument("--sensitivity-anchors", type=int, default=8,
+                   help="anchor scenes of the sensitivity analysis (at least 2; 0: none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
+    p.add_argument("--sources", default="procedural",
+                   help=f"dry source bank: {' or '.join(BANK_NAMES)}")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--device", default="cpu", help="torch device for encoders and probe")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=_run_bench)
+
+
+def _run_bench(args) -> int:
+    from .bench import run_bench
+
+    if args.sensitivity_anchors == 1:
+        raise ValueError("--sensitivity-anchors must be 0 or at least 2 (distances between "
+                         "unrelated scenes need two anchors)")
+    bank = bank_from_name(args.sources, args.seed)
+    plan = CorpusPlan(scenes=args.scenes, formats=tuple(args.formats), seed=args.seed,
+                      duration_s=args.duration, multisource_scenes=0,
+                      sensitivity_anchors=args.sensitivity_anchors, bank=bank.to_dict())
+    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    print(f"sarl bench: {len(encoders)} encoders on {', '.join(plan.formats)} "
+          f"({args.scenes} scenes, {bank.name} bank) ...", flush=True)
+    run_bench(args.out, plan, bank, encoders, n_boot=args.n_boot, seed=args.seed,
+              device=args.device, progress=not args.no_progress)
+    print((Path(args.out) / "results.md").read_text())
+    print(f"report: {args.out}/results.md, results.json, accuracy.png, layers.png, "
+          f"sensitivity.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sarl", description="SARL: spatial information in "
                                      "audio representations")
@@ -207,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_generate(sub)
     _add_embed(sub)
+    _add_bench(sub)
     return parser
 
 

@@ -102,7 +102,7 @@ def pad_batch(signals: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     values = torch.zeros(len(signals), signals[0].shape[0], longest)
     mask = torch.zeros(len(signals), longest, dtype=torch.long)
     for row, signal in enumerate(signals):
-        values[row, :, :signal.shape[1]] = torch.from_numpy(signal)
+        values[row, :, :signal.shape[1]] = torch.tensor(signal)
         mask[row, :signal.shape[1]] = 1
     return values, mask
 

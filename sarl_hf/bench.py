@@ -1,0 +1,130 @@
+"""``sarl bench``: the whole benchmark, from corpus to report.
+
+Generate (or reuse) the corpus, embed it with each encoder (cached by fingerprints), probe
+every layer on the seven tasks, run the sensitivity analysis, and write ``results.json``,
+``results.md`` and the plots (``sarl_hf.report``). Every stage reuses what an earlier
+run left, so a rerun after an interruption, or with one more encoder, redoes only what is
+missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import atomic_write
+from .embed import embed_corpus, load_embeddings
+from .encoders import load_encoder
+from .generate import CorpusPlan, generate
+from .probe import GRID, SPLITS, probe
+from .sensitivity import sensitivity_from_cache
+from .tasks import TASK_NAMES, TASKS
+
+DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
+
+
+def _labels(table) -> dict:
+    columns = {TASKS[t].label for t in TASK_NAMES} | {TASKS[t].value for t in TASK_NAMES
+                                                       if TASKS[t].value}
+    return {c: np.array(table.column(c).to_numpy(zero_copy_only=False)) for c in columns}
+
+
+def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
+                 device: str) -> dict:
+    """Probe every layer of an embedding cache: ``{layer: {task: metrics}}``.
+
+    The result is stored next to the embeddings, keyed by the probe's settings, and
+    read back by a later run with the same settings.
+    """
+    settings = json.dumps({"grid": GRID, "n_boot": n_boot, "seed": seed,
+                           "num_classes": num_classes}, sort_keys=True)
+    key = hashlib.sha256(settings.encode()).hexdigest()[:16]
+    stored = Path(folder) / config / f"probe-{key}.json"
+    if stored.exists():
+        return json.loads(stored.read_text())
+    per_split = {s: load_embeddings(folder, config, s) for s in SPLITS}
+    labels = {s: _labels(per_split[s][1]) for s in SPLITS}
+    out = {}
+    for layer in per_split["train"][0]:
+        embeddings = {s: per_split[s][0][layer] for s in SPLITS}
+        out[layer] = probe(embeddings, labels, num_classes=num_classes, n_boot=n_boot,
+                           seed=seed, device=device)
+    text = json.dumps(out, sort_keys=True, default=_json_default)
+    atomic_write(stored, lambda tmp: Path(tmp).write_text(text))
+    return json.loads(text)
+
+
+def best_layers(layers: dict) -> dict:
+    """Per task, the layer with the best validation accuracy (ties: the first)."""
+    names = list(layers)
+    return {task: max(names, key=lambda n: (layers[n][task]["validation_accuracy"],
+                                            -names.index(n)))
+            for task in TASK_NAMES}
+
+
+def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=None,
+              n_boot: int = 1000, seed: int = 0, device: str = "cpu",
+              progress: bool = True) -> dict:
+    """Run the benchmark into ``out``; returns the results (also in ``results.json``).
+
+    Parameters
+    ----------
+    out : str or Path
+        ``out/corpus``, ``out/embeddings`` and the report files go here.
+    plan : CorpusPlan
+        The corpus; its formats are the configs probed unless ``configs`` is given.
+    bank : SourceBank
+    encoders : sequence of str
+        Names for ``load_encoder``.
+    configs : sequence of str, optional
+        Format configs to probe (default: ``plan.formats``).
+    n_boot, seed : int
+        Bootstrap resamples and seed of the probe and the sensitivity intervals.
+    device : str
+    progress : bool
+    """
+    from .report import write_report
+
+    out = Path(out)
+    corpus = out / "corpus"
+    generate(corpus, plan, bank, resume=True, progress=progress)
+    factors = plan.factors
+    num_classes = {t: len(v) for t, v in _level_counts(factors, bank.classes).items()}
+    results = {"plan": plan.to_dict(), "encoders": {}}
+    for name in encoders:
+        per_config = {}
+        for config in configs or plan.formats:
+            encoder = load_encoder(name, channel_format=config, device=device)
+            folder = embed_corpus(encoder, corpus, config, out / "embeddings",
+                                  progress=progress).folder
+            layers = probe_layers(folder, config, num_classes, n_boot, seed, device)
+            entry = {"fingerprint": encoder.fingerprint(), "layers": layers,
+                     "best_layer": best_layers(layers)}
+            if plan.sensitivity_anchors >= 2:
+                sens = embed_corpus(encoder, corpus, "sensitivity", out / "embeddings",
+                                    splits=("test",), channel_format=config,
+                                    progress=progress).folder
+                entry["sensitivity"] = sensitivity_from_cache(sens, config, n_boot=n_boot,
+                                                              seed=seed)
+            per_config[config] = entry
+        results["encoders"][name] = per_config
+    text = json.dumps(results, indent=1, sort_keys=True, default=_json_default)
+    atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text))
+    write_report(out, results)
+    return results
+
+
+def _level_counts(factors: dict, classes) -> dict:
+    from .factors import FactorConfig
+
+    config = FactorConfig.from_dict(factors)
+    return {t: config.levels(TASKS[t].label, tuple(classes)) for t in TASK_NAMES}
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,188 @@
+"""The SARL linear-probe protocol.
+
+For each task: standardise the features with the train split's statistics; fit a softmax
+classifier on the nominal level and a ridge regressor on the exact value for every L2
+strength of a fixed grid; choose the strength on the validation split (accuracy for
+classification, the error for regression; ties go to the stronger penalty); report the
+test metrics of the chosen models with bootstrap 95% intervals (fixed seed) and the chance
+level (the most frequent train class; the train mean as the prediction).
+
+``backend="torch"`` (CPU or GPU) is the implementation; ``backend="sklearn"`` is the
+cross-check, with the same data, grid, selection and metrics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .probe_backends import backend_functions
+from .tasks import TASK_NAMES, get_task
+
+#: L2 strengths tried (scikit-learn's ``alpha``; ``C = 1 / alpha`` for the classifier).
+GRID = tuple(float(a) for a in np.logspace(-2, 5, 10))
+SPLITS = ("train", "validation", "test")
+
+
+def check_inputs(embeddings: dict, labels: dict) -> None:
+    """Raise ValueError for missing splits, ragged or non-finite embeddings, or labels
+    whose lengths differ from the embeddings'."""
+    dims = set()
+    for split in SPLITS:
+        if split not in embeddings or split not in labels:
+            raise ValueError(f"embeddings and labels need a {split!r} split")
+        x = np.asarray(embeddings[split])
+        if x.ndim != 2 or len(x) == 0:
+            raise ValueError(f"embeddings[{split!r}] must be a non-empty (n, dim) array, got "
+                             f"shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"embeddings[{split!r}] holds NaN or infinite values")
+        dims.add(x.shape[1])
+        for column, values in labels[split].items():
+            if len(values) != len(x):
+                raise ValueError(f"labels[{split!r}][{column!r}] has {len(values)} rows, the "
+                                 f"embeddings {len(x)}")
+    if len(dims) > 1:
+        raise ValueError(f"embeddings of the splits have different dims: {sorted(dims)}")
+
+
+def standardise(train: np.ndarray, *others: np.ndarray):
+    """(train, *others) standardised with the train mean and standard deviation."""
+    mean = train.mean(0)
+    std = train.std(0)
+    std[std == 0] = 1.0
+    return [(a - mean) / std for a in (train,) + others]
+
+
+def macro_f1(truth: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
+    """Unweighted mean F1 over the classes present in ``truth`` or ``predicted``."""
+    confusion = np.bincount(truth * num_classes + predicted,
+                            minlength=num_classes * num_classes).reshape(num_classes, -1)
+    tp = np.diag(confusion).astype(float)
+    support, claimed = confusion.sum(1), confusion.sum(0)
+    present = (support + claimed) > 0
+    f1 = np.where(present, 2 * tp / np.maximum(support + claimed, 1), 0.0)
+    return float(f1[present].mean())
+
+
+def resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap row indices (n_boot, n), the same for every metric of a task."""
+    return np.random.default_rng(seed).integers(0, n, (n_boot, n))
+
+
+def percentile_interval(stats: np.ndarray) -> list:
+    """The 95% percentile interval of bootstrap statistics."""
+    low, high = np.percentile(stats, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def macro_f1_resampled(truth, predicted, num_classes: int, index: np.ndarray) -> np.ndarray:
+    """Macro-F1 of every resample (rows of ``index``), vectorised: (n_boot,)."""
+    n_boot = len(index)
+    codes = truth[index] * num_classes + predicted[index]
+    codes += (np.arange(n_boot) * num_classes * num_classes)[:, None]
+    confusion = np.bincount(codes.ravel(), minlength=n_boot * num_classes ** 2).reshape(
+        n_boot, num_classes, num_classes)
+    tp = np.diagonal(confusion, axis1=1, axis2=2).astype(float)
+    both = confusion.sum(2) + confusion.sum(1)
+    f1 = np.where(both > 0, 2 * tp / np.maximum(both, 1), 0.0)
+    return f1.sum(1) / np.maximum((both > 0).sum(1), 1)
+
+
+def _classification(task, data, classify, grid, num_classes, n_boot, seed, options):
+    y = {s: np.asarray(data[s][1][task.label], dtype=np.int64) for s in SPLITS}
+    if (y["train"] < 0).any():
+        raise ValueError(f"{task.label}: negative labels (no level) in the train split")
+    if len(np.unique(y["train"])) < 2:
+        raise ValueError(f"{task.label}: the train split holds a single class; a classifier "
+                         "needs at least two")
+    predictions = classify(data["train"][0], y["train"], [data["validation"][0],
+                                                         data["test"][0]],
+                           grid, num_classes, **options)
+    scores = [np.mean(p[0] == y["validation"]) for p in predictions]
+    best = int(np.flatnonzero(np.isclose(scores, max(scores)))[-1])
+    predicted, truth = predictions[best][1], y["test"]
+    correct = (predicted == truth).astype(float)
+    majority = np.bincount(y["train"]).argmax()
+    index = resamples(len(truth), n_boot, seed)
+    return {
+        "accuracy": float(correct.mean()),
+        "accuracy_ci": percentile_interval(correct[index].mean(1)),
+        "macro_f1": macro_f1(truth, predicted, num_classes),
+        "macro_f1_ci": percentile_interval(macro_f1_resampled(truth, predicted, num_classes,
+                                                              index)),
+        "chance_accuracy": float(np.mean(truth == majority)),
+        "num_classes": int(num_classes),
+        "alpha_classification": float(grid[best]),
+        "validation_accuracy": float(scores[best]),
+    }
+
+
+def _regression(task, data, regress, grid, n_boot, seed, options):
+    values = {s: np.asarray(data[s][1][task.value], dtype=np.float64) for s in SPLITS}
+    if not all(np.isfinite(v).all() for v in values.values()):
+        raise ValueError(f"{task.value}: NaN or infinite values")
+    targets = task.regression_targets(values["train"])
+    predictions = regress(data["train"][0], targets, [data["validation"][0], data["test"][0]],
+                          grid, **options)
+    errors = [task.regression_errors(p[0], values["validation"]).mean() for p in predictions]
+    best = int(np.flatnonzero(np.isclose(errors, min(errors)))[-1])
+    test_errors = task.regression_errors(predictions[best][1], values["test"])
+    constant = np.repeat(targets.mean(0, keepdims=True), len(values["test"]), axis=0)
+    name = task.regression_metric
+    return {
+        name: float(test_errors.mean()),
+        f"{name}_ci": percentile_interval(
+            test_errors[resamples(len(test_errors), n_boot, seed)].mean(1)),
+        f"chance_{name}": float(task.regression_errors(constant, values["test"]).mean()),
+        "alpha_regression": float(grid[best]),
+        f"validation_{name}": float(errors[best]),
+    }
+
+
+def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | None = None,
+          grid=GRID, backend: str = "torch", n_boot: int = 1000, seed: int = 0,
+          device: str = "cpu") -> dict:
+    """Probe one layer's embeddings on the SARL tasks.
+
+    Parameters
+    ----------
+    embeddings : dict of split to ndarray (n, dim)
+        ``train``, ``validation`` and ``test``.
+    labels : dict of split to dict of column to ndarray (n,)
+        The level columns (ints) and exact-value columns of every split.
+    tasks : sequence of str
+    num_classes : dict of task to int, optional
+        Levels per task (default: the largest label seen + 1).
+    grid : sequence of float
+        L2 strengths.
+    backend : str
+        ``torch`` or ``sklearn``.
+    n_boot : int
+        Bootstrap resamples of the test split.
+    seed : int
+    device : str
+        Torch device of the torch backend.
+
+    Returns
+    -------
+    dict of task to dict
+        ``accuracy``, ``macro_f1`` (and ``*_ci``), ``chance_accuracy``, the regression
+        error (``angular_error_deg`` or ``mae_<unit>``, its ``_ci`` and ``chance_``
+        value), the chosen ``alpha_*``, and ``n_train``, ``n_validation``, ``n_test``.
+    """
+    check_inputs(embeddings, labels)
+    classify, regress = backend_functions(backend)
+    options = {"device": device} if backend == "torch" else {}
+    scaled = standardise(*(np.asarray(embeddings[s], dtype=np.float64) for s in SPLITS))
+    data = {s: (x, labels[s]) for s, x in zip(SPLITS, scaled)}
+    results = {}
+    for name in tasks:
+        task = get_task(name)
+        k = (num_classes or {}).get(name) or int(max(np.max(labels[s][task.label])
+                                                     for s in SPLITS)) + 1
+        result = _classification(task, data, classify, grid, k, n_boot, seed, options)
+        if task.value is not None:
+            result.update(_regression(task, data, regress, grid, n_boot, seed, options))
+        result.update({f"n_{s}": int(len(embeddings[s])) for s in SPLITS})
+        results[name] = result
+    return results

@@ -1,0 +1,158 @@
+"""The benchmark report: ``results.md`` (tables) and PNG plots from the results dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import atomic_write
+from .tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
+
+
+def _cell(metrics: dict, name: str) -> str:
+    value, (low, high) = metrics[name], metrics[f"{name}_ci"]
+    if name == "accuracy":
+        return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{value:.3g} [{low:.3g}, {high:.3g}]"
+
+
+def _rows(results: dict):
+    """(encoder, config, entry) for every probed pair."""
+    for encoder, configs in results["encoders"].items():
+        for config, entry in configs.items():
+            yield encoder, config, entry
+
+
+def _best(entry: dict, task: str) -> dict:
+    return entry["layers"][entry["best_layer"][task]][task]
+
+
+def markdown(results: dict) -> str:
+    """The report as Markdown: accuracy table, regression errors, source vs room summary,
+    sensitivity ratios."""
+    lines = ["# SARL results", "",
+             "Test accuracy (%) of the linear probe with its bootstrap 95% interval, at the "
+             "layer chosen on validation; chance is the most frequent train level.", "",
+             "| encoder | format | " + " | ".join(TASK_NAMES) + " |",
+             "|---|---|" + "---|" * len(TASK_NAMES)]
+    for encoder, config, entry in _rows(results):
+        cells = [_cell(_best(entry, t), "accuracy") for t in TASK_NAMES]
+        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+    first = next(_rows(results), None)
+    if first:
+        chance = [f"{100 * _best(first[2], t)['chance_accuracy']:.1f}" for t in TASK_NAMES]
+        lines.append("| chance | | " + " | ".join(chance) + " |")
+    regression = [t for t in TASK_NAMES if TASKS[t].value]
+    lines += ["", "Regression error of the exact value (lower is better; chance: the train "
+              "mean as the prediction).", "",
+              "| encoder | format | " + " | ".join(
+                  f"{t} ({TASKS[t].regression_metric})" for t in regression) + " |",
+              "|---|---|" + "---|" * len(regression)]
+    for encoder, config, entry in _rows(results):
+        cells = [_cell(_best(entry, t), TASKS[t].regression_metric) for t in regression]
+        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+    lines += ["", "Source-level against room-level information: mean of accuracy ÷ chance "
+              "(at least one over the levels) over the tasks of each level.", "",
+              "| encoder | format | source | room |", "|---|---|---|---|"]
+    for encoder, config, entry in _rows(results):
+        ratio = {k: np.mean([_over_chance(_best(entry, t)) for t in tasks])
+                 for k, tasks in (("source", SOURCE_TASKS), ("room", ROOM_TASKS))}
+        lines.append(f"| {encoder} | {config} | {ratio['source']:.2f} | {ratio['room']:.2f} |")
+    lines += _sensitivity_lines(results)
+    lines += ["", "Plots: `accuracy.png` (per task), `layers.png` (per layer), "
+              "`sensitivity.png` (heatmap).", ""]
+    return "\n".join(lines)
+
+
+def _over_chance(metrics: dict) -> float:
+    """Accuracy ÷ chance; chance is at least one over the levels (a tiny test split can
+    miss the most frequent train level)."""
+    chance = max(metrics["chance_accuracy"], 1.0 / metrics["num_classes"])
+    return metrics["accuracy"] / chance
+
+
+def _sensitivity_lines(results: dict) -> list[str]:
+    rows = [(e, c, entry) for e, c, entry in _rows(results) if "sensitivity" in entry]
+    if not rows:
+        return []
+    factors = list(next(iter(rows[0][2]["sensitivity"].values())))
+    lines = ["", "Sensitivity (cosine): mean distance between one-factor variants ÷ mean "
+             "distance between unrelated scenes, layer `all` where it exists, else the "
+             "last.", "", "| encoder | format | " + " | ".join(factors) + " |",
+             "|---|---|" + "---|" * len(factors)]
+    for encoder, config, entry in rows:
+        layer = _sensitivity_layer(entry["sensitivity"])
+        cells = [f"{entry['sensitivity'][layer][f]['ratio']:.3g}" for f in factors]
+        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _sensitivity_layer(per_layer: dict) -> str:
+    return "all" if "all" in per_layer else list(per_layer)[-1]
+
+
+def _save(fig, path: Path) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110,
+                                               bbox_inches="tight"))
+
+
+def plots(results: dict, out: Path) -> list[Path]:
+    """Write ``accuracy.png``, ``layers.png`` and (with sensitivity) ``sensitivity.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(_rows(results))
+    written = []
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(len(rows), 1)
+    for k, (encoder, config, entry) in enumerate(rows):
+        values = [100 * _best(entry, t)["accuracy"] for t in TASK_NAMES]
+        ax.bar(np.arange(len(TASK_NAMES)) + k * width, values, width,
+               label=f"{encoder} ({config})")
+    if rows:
+        chance = [100 * _best(rows[0][2], t)["chance_accuracy"] for t in TASK_NAMES]
+        ax.scatter(np.arange(len(TASK_NAMES)) + 0.4 - width / 2, chance, marker="_", s=400,
+                   color="black", label="chance")
+    ax.set_xticks(np.arange(len(TASK_NAMES)) + 0.4 - width / 2, TASK_NAMES)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=7)
+    _save(fig, out / "accuracy.png")
+    written.append(out / "accuracy.png")
+    fig, axes = plt.subplots(1, len(TASK_NAMES), figsize=(3 * len(TASK_NAMES), 3),
+                             sharey=True)
+    for axis, task in zip(np.atleast_1d(axes), TASK_NAMES):
+        for encoder, config, entry in rows:
+            values = [100 * entry["layers"][layer][task]["accuracy"] for layer in entry["layers"]]
+            axis.plot(range(len(values)), values, marker="o", label=f"{encoder} ({config})")
+        axis.set_title(task)
+        axis.set_xlabel("layer index")
+    np.atleast_1d(axes)[0].set_ylabel("test accuracy (%)")
+    np.atleast_1d(axes)[-1].legend(fontsize=6)
+    _save(fig, out / "layers.png")
+    written.append(out / "layers.png")
+    with_sensitivity = [(e, c, x) for e, c, x in rows if "sensitivity" in x]
+    if with_sensitivity:
+        first = with_sensitivity[0][2]["sensitivity"]
+        factors = list(first[_sensitivity_layer(first)])
+        grid = np.array([[x["sensitivity"][_sensitivity_layer(x["sensitivity"])][f]["ratio"]
+                          for f in factors] for _, _, x in with_sensitivity])
+        fig, ax = plt.subplots(figsize=(1.2 * len(factors) + 2, 0.5 * len(grid) + 1.5))
+        image = ax.imshow(grid, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(factors)), factors)
+        ax.set_yticks(range(len(grid)), [f"{e} ({c})" for e, c, _ in with_sensitivity])
+        fig.colorbar(image, label="variant ÷ unrelated distance")
+        _save(fig, out / "sensitivity.png")
+        written.append(out / "sensitivity.png")
+    plt.close("all")
+    return written
+
+
+def write_report(out, results: dict) -> list[Path]:
+    """``results.md`` and the plots into ``out``; returns the files written."""
+    out = Path(out)
+    text = markdown(results)
+    atomic_write(out / "results.md", lambda tmp: Path(tmp).write_text(text))
+    return [out / "results.md"] + plots(results, out)

@@ -1,0 +1,42 @@
+"""``sarl bench`` end to end on a tiny configuration."""
+
+from __future__ import annotations
+
+import json
+
+from sarl_hf.tasks import TASK_NAMES
+from test_corpus_cli import run_cli
+
+ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-logmel,sarl-spatial",
+        "--formats", "stereo", "--sensitivity-anchors", "2", "--n-boot", "50", "--no-progress"]
+
+
+def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
+    out = tmp_path / "bench"
+    code, stdout, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
+    assert code == 0, stderr
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["encoders"]) == {"sarl-logmel", "sarl-spatial"}
+    spatial = results["encoders"]["sarl-spatial"]["stereo"]
+    assert "gcc_phat" in spatial["layers"]
+    for task in TASK_NAMES:
+        best = spatial["layers"][spatial["best_layer"][task]][task]
+        assert 0 <= best["accuracy"] <= 1 and 0 <= best["chance_accuracy"] <= 1
+        assert best["num_classes"] >= 4
+    assert set(spatial["sensitivity"]["all"]) == set(TASK_NAMES)
+    report = (out / "results.md").read_text()
+    assert "| sarl-spatial | stereo |" in report and "| chance |" in report
+    for name in ("accuracy.png", "layers.png", "sensitivity.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert "results.md" in stdout
+    parts = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
+    code, _, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
+    assert code == 0, stderr
+    assert json.loads((out / "results.json").read_text()) == results  # same seed, same numbers
+    again = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
+    assert again == parts  # embeddings were reused, not recomputed
+
+
+def test_bench_refuses_a_single_sensitivity_anchor(tmp_path):
+    code, _, stderr = run_cli(["bench", "--out", str(tmp_path), "--sensitivity-anchors", "1"])
+    assert code == 2 and "at least 2" in stderr
