@@ -22,8 +22,8 @@ system-deps:
 	@scripts/system_deps.sh $(SYSTEM_PACKAGES)
 
 demo: install system-deps
-	HF_HUB_OFFLINE=1 $(BIN)/sarl generate --out $(DEMO_OUT) --scenes 80 --duration 2.0 \
-		--sources auto --resume
+	HF_HUB_OFFLINE=1 $(BIN)/sarl bench --out $(DEMO_OUT) --scenes 200 --duration 2.0 \
+		--formats binaural --sources auto --sensitivity-anchors 4
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
@@ -33,6 +33,7 @@ bench: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_dataset.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_sources.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_embed.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_probe.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
