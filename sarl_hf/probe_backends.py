@@ -43,7 +43,7 @@ def _torch_dtype(dtype: str):
 
 
 def torch_classify(x_train, y_train, evaluate, alphas, num_classes: int, device="cpu",
-                   dtype="float32", max_iter: int = 300):
+                   dtype="float32", max_iter: int = 100):
     """Softmax regression for every alpha (strongest first, each fit warm-starting the
     next) with L-BFGS; returns, per alpha, the predicted classes of each array in
     ``evaluate``.
