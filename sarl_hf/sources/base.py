@@ -57,6 +57,13 @@ def rms_normalise(x: np.ndarray, target_dbfs: float = TARGET_RMS_DBFS) -> np.nda
     return (np.asarray(x, dtype=np.float64) * gain).astype(np.float32)
 
 
+def _check_seed(seed) -> int:
+    """``seed`` as an int; ValueError unless it is a non-negative integer."""
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def _is_silent(x: np.ndarray) -> bool:
     """Whether ``x`` (any shape) is empty or below :data:`SILENT_PEAK` / :data:`SILENT_RMS_DBFS`."""
     return x.size == 0 or float(np.max(np.abs(x))) < SILENT_PEAK or _rms_dbfs(x) < SILENT_RMS_DBFS

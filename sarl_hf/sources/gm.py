@@ -34,8 +34,8 @@ import numpy as np
 from scipy import signal
 from tqdm.auto import tqdm
 
-from .base import (SPLITS, TARGET_LOUDNESS_LUFS, SourceBank, _clip_counts, _is_silent,
-                   _n_samples, loudness_normalise)
+from .base import (SPLITS, TARGET_LOUDNESS_LUFS, SourceBank, _check_seed, _clip_counts,
+                   _is_silent, _n_samples, loudness_normalise)
 from .cache import ClipCache, default_cache_root, params_digest
 from .phrases import (DRUM_KITS, FLUIDSYNTH_OPTIONS, INSTRUMENTS, draw_drums, draw_phrase,
                       render_phrase)
@@ -168,8 +168,7 @@ class GMBank(SourceBank):
                  clip_s: float = DEFAULT_CLIP_S, cache_dir: str | Path | None = None,
                  soundfont: str | Path | None = None, num_workers: int | None = None,
                  progress: bool = True):
-        if int(seed) != seed or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        _check_seed(seed)
         if not 0.5 <= clip_s <= 60.0:
             raise ValueError(f"clip_s must be between 0.5 and 60 seconds, got {clip_s!r}")
         if num_workers is not None and (int(num_workers) != num_workers or num_workers < 1):

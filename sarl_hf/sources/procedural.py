@@ -7,7 +7,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .base import SPLITS, SourceBank, _clip_counts, _n_samples, rms_normalise
+from .base import (SPLITS, SourceBank, _check_seed, _clip_counts, _n_samples,
+                   rms_normalise)
 from .recipes import RECIPES, synthesise
 
 
@@ -26,8 +27,7 @@ class ProceduralBank(SourceBank):
     name = "procedural"
 
     def __init__(self, seed: int = 0, clips_per_split: Mapping[str, int] | None = None):
-        if int(seed) != seed or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        _check_seed(seed)
         self.seed = int(seed)
         self.clips_per_split = _clip_counts(clips_per_split)
 

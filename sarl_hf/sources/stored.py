@@ -19,15 +19,15 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from .base import (DEFAULT_EXTENSIONS, SILENT_PEAK, SILENT_RMS_DBFS, SPLITS, SourceBank,
-                   _DECODE_ERRORS, _n_samples, _rms_dbfs, rms_normalise)
+from .base import (DEFAULT_EXTENSIONS, SPLITS, SourceBank, _DECODE_ERRORS, _is_silent,
+                   _n_samples, rms_normalise)
 
 
 def _unusable_reason(audio: np.ndarray) -> str | None:
     """'corrupt' if ``audio`` (channels, samples) is non-finite, 'silent' if silent, else None."""
     if audio.size and not np.all(np.isfinite(audio)):
         return "corrupt"
-    if audio.size == 0 or np.max(np.abs(audio)) < SILENT_PEAK or _rms_dbfs(audio) < SILENT_RMS_DBFS:
+    if _is_silent(audio):
         return "silent"
     return None
 
