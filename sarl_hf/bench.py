@@ -18,6 +18,7 @@ import numpy as np
 from .corpus import atomic_write
 from .embed import embed_corpus, load_embeddings
 from .encoders import load_encoder
+from .factors import FactorConfig
 from .generate import CorpusPlan, generate
 from .probe import GRID, SPLITS, probe
 from .sensitivity import sensitivity_from_cache
@@ -91,8 +92,8 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     out = Path(out)
     corpus = out / "corpus"
     generate(corpus, plan, bank, resume=True, progress=progress)
-    factors = plan.factors
-    num_classes = {t: len(v) for t, v in _level_counts(factors, bank.classes).items()}
+    counts = FactorConfig.from_dict(plan.factors).level_counts(tuple(bank.classes))
+    num_classes = {t: counts[TASKS[t].label] for t in TASK_NAMES}
     results = {"plan": plan.to_dict(), "encoders": {}}
     for name in encoders:
         per_config = {}
@@ -115,13 +116,6 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text))
     write_report(out, results)
     return results
-
-
-def _level_counts(factors: dict, classes) -> dict:
-    from .factors import FactorConfig
-
-    config = FactorConfig.from_dict(factors)
-    return {t: config.levels(TASKS[t].label, tuple(classes)) for t in TASK_NAMES}
 
 
 def _json_default(value):

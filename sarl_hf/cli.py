@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .corpus import corpus_specs, format_summary, render_corpus, summarise
-from .factors import FACTORS, FactorConfig
+from .factors import FactorConfig
 from .formats import FORMATS
 from .generate import CorpusPlan, generate, label_rows
 from .render import MODES, Renderer
@@ -63,8 +63,7 @@ def _run_render(args) -> int:
     rows = render_corpus(args.out, specs, args.formats, renderer, description,
                          progress=not args.no_progress)
     elapsed = time.perf_counter() - start
-    num_levels = {f: len(config.levels(f, bank.classes)) for f in FACTORS}
-    print(format_summary(summarise(rows, num_levels)))
+    print(format_summary(summarise(rows, config.level_counts(bank.classes))))
     reused = sum(row["reused"] for row in rows)
     print(f"{len(rows) - reused} scenes rendered, {reused} found complete from an earlier run, "
           f"in {elapsed:.1f} s; corpus in {args.out}/<format>/<split>/")
@@ -126,8 +125,8 @@ def _run_generate(args) -> int:
           f"{report.elapsed_s:.1f} s")
     if report.complete:
         config = FactorConfig.from_dict(plan.factors)
-        num_levels = {f: len(config.levels(f, bank.classes)) for f in FACTORS}
-        print(format_summary(summarise(label_rows(args.out, plan.formats), num_levels)))
+        print(format_summary(summarise(label_rows(args.out, plan.formats),
+                                       config.level_counts(bank.classes))))
         print(f"corpus complete: {args.out}/README.md, manifest.json, data/<config>/; load it "
               f"with datasets.load_dataset({args.out!r}, {plan.configs()[0]!r})")
     else:

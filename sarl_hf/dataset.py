@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from dataclasses import replace
 
 import numpy as np
 from datasets import Audio, ClassLabel, Features, IterableDataset, List, Value
@@ -118,9 +119,7 @@ def config_specs(config: str, split: str, n: int, seed: int = 0,
 
 
 def _without_last_source(spec: SceneSpec) -> SceneSpec:
-    spec = SceneSpec.from_dict(spec.to_dict())
-    spec.sources = spec.sources[:-1]
-    return spec
+    return replace(spec, sources=spec.sources[:-1])
 
 
 def corpus_features(factors: FactorConfig | None = None, classes=(),

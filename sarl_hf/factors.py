@@ -94,6 +94,10 @@ class FactorConfig:
             raise ValueError(f"factor must be one of {FACTORS}, got {factor!r}")
         return table[factor]
 
+    def level_counts(self, classes: tuple = ()) -> dict:
+        """Number of levels of every factor, e.g. ``{"azimuth": 8, ...}``."""
+        return {f: len(self.levels(f, classes)) for f in FACTORS}
+
     def level_names(self, factor: str, classes: tuple = ()) -> list[str]:
         """Human-readable names of the levels, e.g. ``'45deg'``, ``'0.5m'``."""
         unit = {"azimuth": "deg", "elevation": "deg", "distance": "m", "rt60": "s",
