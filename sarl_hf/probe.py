@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .probe_backends import backend_functions
+from .probe_backends import backend_functions, principal_basis
 from .tasks import TASK_NAMES, get_task
 
 #: L2 strengths tried (scikit-learn's ``alpha``; ``C = 1 / alpha`` for the classifier).
@@ -88,19 +88,19 @@ def macro_f1_resampled(truth, predicted, num_classes: int, index: np.ndarray) ->
     return f1.sum(1) / np.maximum((both > 0).sum(1), 1)
 
 
-def _classification(task, data, classify, grid, num_classes, n_boot, seed, options):
-    y = {s: np.asarray(data[s][1][task.label], dtype=np.int64) for s in SPLITS}
+def _check_classes(task, y: dict) -> None:
     if (y["train"] < 0).any():
         raise ValueError(f"{task.label}: negative labels (no level) in the train split")
     if len(np.unique(y["train"])) < 2:
         raise ValueError(f"{task.label}: the train split holds a single class; a classifier "
                          "needs at least two")
-    predictions = classify(data["train"][0], y["train"], [data["validation"][0],
-                                                         data["test"][0]],
-                           grid, num_classes, **options)
-    scores = [np.mean(p[0] == y["validation"]) for p in predictions]
+
+
+def _classification(grid, validation, test, y, num_classes, n_boot, seed):
+    """Metrics of one task from its predictions per alpha (validation and test)."""
+    scores = [np.mean(p == y["validation"]) for p in validation]
     best = int(np.flatnonzero(np.isclose(scores, max(scores)))[-1])
-    predicted, truth = predictions[best][1], y["test"]
+    predicted, truth = test[best], y["test"]
     correct = (predicted == truth).astype(float)
     majority = np.bincount(y["train"]).argmax()
     index = resamples(len(truth), n_boot, seed)
@@ -117,16 +117,11 @@ def _classification(task, data, classify, grid, num_classes, n_boot, seed, optio
     }
 
 
-def _regression(task, data, regress, grid, n_boot, seed, options):
-    values = {s: np.asarray(data[s][1][task.value], dtype=np.float64) for s in SPLITS}
-    if not all(np.isfinite(v).all() for v in values.values()):
-        raise ValueError(f"{task.value}: NaN or infinite values")
-    targets = task.regression_targets(values["train"])
-    predictions = regress(data["train"][0], targets, [data["validation"][0], data["test"][0]],
-                          grid, **options)
-    errors = [task.regression_errors(p[0], values["validation"]).mean() for p in predictions]
+def _regression(task, grid, validation, test, values, targets, n_boot, seed):
+    """Metrics of one task from its regression predictions per alpha."""
+    errors = [task.regression_errors(p, values["validation"]).mean() for p in validation]
     best = int(np.flatnonzero(np.isclose(errors, min(errors)))[-1])
-    test_errors = task.regression_errors(predictions[best][1], values["test"])
+    test_errors = task.regression_errors(test[best], values["test"])
     constant = np.repeat(targets.mean(0, keepdims=True), len(values["test"]), axis=0)
     name = task.regression_metric
     return {
@@ -137,6 +132,45 @@ def _regression(task, data, regress, grid, n_boot, seed, options):
         "alpha_regression": float(grid[best]),
         f"validation_{name}": float(errors[best]),
     }
+
+
+def _classify_all(chosen, data, labels, classify, grid, num_classes, n_boot, seed, options):
+    """Classification metrics of every task, from one joint fit."""
+    y = {s: np.stack([np.asarray(labels[s][t.label], dtype=np.int64) for t in chosen], 1)
+         for s in SPLITS}
+    for i, task in enumerate(chosen):
+        _check_classes(task, {s: y[s][:, i] for s in SPLITS})
+    predictions = classify(data["train"], y["train"], [data["validation"], data["test"]],
+                           grid, num_classes, **options)
+    return {task.name: _classification(grid, [p[0][:, i] for p in predictions],
+                                       [p[1][:, i] for p in predictions],
+                                       {s: y[s][:, i] for s in SPLITS}, num_classes[i],
+                                       n_boot, seed)
+            for i, task in enumerate(chosen)}
+
+
+def _regress_all(chosen, data, labels, regress, grid, n_boot, seed, options):
+    """Regression metrics of every task with a value, from one joint fit of all targets."""
+    chosen = [t for t in chosen if t.value is not None]
+    if not chosen:
+        return {}
+    values, targets = {}, {}
+    for task in chosen:
+        values[task.name] = {s: np.asarray(labels[s][task.value], dtype=np.float64)
+                             for s in SPLITS}
+        if not all(np.isfinite(v).all() for v in values[task.name].values()):
+            raise ValueError(f"{task.value}: NaN or infinite values")
+        targets[task.name] = task.regression_targets(values[task.name]["train"])
+    ends = np.cumsum([targets[t.name].shape[1] for t in chosen])
+    predictions = regress(data["train"], np.concatenate(list(targets.values()), 1),
+                          [data["validation"], data["test"]], grid, **options)
+    out = {}
+    for task, end in zip(chosen, ends):
+        columns = slice(end - targets[task.name].shape[1], end)
+        out[task.name] = _regression(task, grid, [p[0][:, columns] for p in predictions],
+                                     [p[1][:, columns] for p in predictions],
+                                     values[task.name], targets[task.name], n_boot, seed)
+    return out
 
 
 def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | None = None,
@@ -172,17 +206,20 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
     """
     check_inputs(embeddings, labels)
     classify, regress = backend_functions(backend)
-    options = {"device": device} if backend == "torch" else {}
+    chosen = [get_task(name) for name in tasks]
     scaled = standardise(*(np.asarray(embeddings[s], dtype=np.float64) for s in SPLITS))
-    data = {s: (x, labels[s]) for s, x in zip(SPLITS, scaled)}
-    results = {}
-    for name in tasks:
-        task = get_task(name)
-        k = (num_classes or {}).get(name) or int(max(np.max(labels[s][task.label])
-                                                     for s in SPLITS)) + 1
-        result = _classification(task, data, classify, grid, k, n_boot, seed, options)
-        if task.value is not None:
-            result.update(_regression(task, data, regress, grid, n_boot, seed, options))
-        result.update({f"n_{s}": int(len(embeddings[s])) for s in SPLITS})
-        results[name] = result
+    data = dict(zip(SPLITS, scaled))
+    options = {}
+    if backend == "torch":
+        options = {"device": device, "basis": principal_basis(data["train"], device)}
+    counts = [(num_classes or {}).get(t.name) or int(max(np.max(labels[s][t.label])
+                                                         for s in SPLITS)) + 1
+              for t in chosen]
+    results = _classify_all(chosen, data, labels, classify, grid, counts, n_boot, seed,
+                            options)
+    for name, metrics in _regress_all(chosen, data, labels, regress, grid, n_boot, seed,
+                                      options).items():
+        results[name].update(metrics)
+    for metrics in results.values():
+        metrics.update({f"n_{s}": int(len(embeddings[s])) for s in SPLITS})
     return results
