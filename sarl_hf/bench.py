@@ -18,9 +18,10 @@ import numpy as np
 from .corpus import atomic_write
 from .embed import embed_corpus, load_embeddings
 from .encoders import load_encoder
-from .factors import FactorConfig
+from .factors import SOURCE_FACTORS, FactorConfig
 from .generate import CorpusPlan, generate
-from .probe import GRID, SPLITS, probe
+from .multisource import probe_multisource
+from .probe import GRID, PROTOCOL_VERSION, SPLITS, probe
 from .sensitivity import sensitivity_from_cache
 from .tasks import TASK_NAMES, TASKS
 
@@ -33,6 +34,20 @@ def _labels(table) -> dict:
     return {c: np.array(table.column(c).to_numpy(zero_copy_only=False)) for c in columns}
 
 
+def _cached(path: Path, compute):
+    """The JSON at ``path``, or ``compute()`` stored there atomically."""
+    if path.exists():
+        return json.loads(path.read_text())
+    text = json.dumps(compute(), sort_keys=True, default=_json_default)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return json.loads(text)
+
+
+def _settings_key(**settings) -> str:
+    text = json.dumps(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
                  device: str) -> dict:
     """Probe every layer of an embedding cache: ``{layer: {task: metrics}}``.
@@ -40,22 +55,34 @@ def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
     The result is stored next to the embeddings, keyed by the probe's settings, and
     read back by a later run with the same settings.
     """
-    settings = json.dumps({"grid": GRID, "n_boot": n_boot, "seed": seed,
-                           "num_classes": num_classes}, sort_keys=True)
-    key = hashlib.sha256(settings.encode()).hexdigest()[:16]
-    stored = Path(folder) / config / f"probe-{key}.json"
-    if stored.exists():
-        return json.loads(stored.read_text())
-    per_split = {s: load_embeddings(folder, config, s) for s in SPLITS}
-    labels = {s: _labels(per_split[s][1]) for s in SPLITS}
-    out = {}
-    for layer in per_split["train"][0]:
-        embeddings = {s: per_split[s][0][layer] for s in SPLITS}
-        out[layer] = probe(embeddings, labels, num_classes=num_classes, n_boot=n_boot,
-                           seed=seed, device=device)
-    text = json.dumps(out, sort_keys=True, default=_json_default)
-    atomic_write(stored, lambda tmp: Path(tmp).write_text(text))
-    return json.loads(text)
+    def compute():
+        per_split = {s: load_embeddings(folder, config, s) for s in SPLITS}
+        labels = {s: _labels(per_split[s][1]) for s in SPLITS}
+        return {layer: probe({s: per_split[s][0][layer] for s in SPLITS}, labels,
+                             num_classes=num_classes, n_boot=n_boot, seed=seed, device=device)
+                for layer in per_split["train"][0]}
+
+    key = _settings_key(n_boot=n_boot, seed=seed, num_classes=num_classes)
+    return _cached(Path(folder) / config / f"probe-{key}.json", compute)
+
+
+def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_boot: int,
+                             seed: int, device: str) -> dict:
+    """Assignment-scored probe (``sarl_hf.multisource``) of every layer of a multisource
+    embedding cache: ``{layer: {factor: metrics}}``, cached like :func:`probe_layers`."""
+    factors = {f: num_classes[f] for f in SOURCE_FACTORS}
+
+    def compute():
+        per_split = {s: load_embeddings(folder, "multisource", s, channel_format=channel_format)
+                     for s in SPLITS}
+        sources = {s: per_split[s][1].column("sources").to_pylist() for s in SPLITS}
+        return {layer: probe_multisource({s: per_split[s][0][layer] for s in SPLITS}, sources,
+                                         factors, n_boot=n_boot, seed=seed, device=device)
+                for layer in per_split["train"][0]}
+
+    key = _settings_key(n_boot=n_boot, seed=seed, num_classes=factors)
+    return _cached(Path(folder) / f"multisource-{channel_format}" / f"probe-{key}.json",
+                   compute)
 
 
 def best_layers(layers: dict) -> dict:
@@ -104,6 +131,11 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
             layers = probe_layers(folder, config, num_classes, n_boot, seed, device)
             entry = {"fingerprint": encoder.fingerprint(), "layers": layers,
                      "best_layer": best_layers(layers)}
+            if plan.multisource_scenes:
+                multi = embed_corpus(encoder, corpus, "multisource", out / "embeddings",
+                                     channel_format=config, progress=progress).folder
+                entry["multisource"] = probe_multisource_layers(multi, config, num_classes,
+                                                                n_boot, seed, device)
             if plan.sensitivity_anchors >= 2:
                 sens = embed_corpus(encoder, corpus, "sensitivity", out / "embeddings",
                                     splits=("test",), channel_format=config,

@@ -214,6 +214,9 @@ def _add_bench(sub):
     p.add_argument("--scenes", type=int, default=400, help="scenes per format (60/20/20)")
     p.add_argument("--sensitivity-anchors", type=int, default=8,
                    help="anchor scenes of the sensitivity analysis (at least 2; 0: none)")
+    p.add_argument("--multisource-scenes", type=int, default=0,
+                   help="scenes of 2-3 sources (60/20/20), probed with assignment scoring "
+                   "(default 0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
     p.add_argument("--sources", default="procedural",
@@ -232,7 +235,7 @@ def _run_bench(args) -> int:
                          "unrelated scenes need two anchors)")
     bank = bank_from_name(args.sources, args.seed)
     plan = CorpusPlan(scenes=args.scenes, formats=tuple(args.formats), seed=args.seed,
-                      duration_s=args.duration, multisource_scenes=0,
+                      duration_s=args.duration, multisource_scenes=args.multisource_scenes,
                       sensitivity_anchors=args.sensitivity_anchors, bank=bank.to_dict())
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     print(f"sarl bench: {len(encoders)} encoders on {', '.join(plan.formats)} "

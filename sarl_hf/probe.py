@@ -21,6 +21,9 @@ from .tasks import TASK_NAMES, get_task
 #: L2 strengths tried (scikit-learn's ``alpha``; ``C = 1 / alpha`` for the classifier).
 GRID = tuple(float(a) for a in np.logspace(-2, 5, 10))
 SPLITS = ("train", "validation", "test")
+#: Version of the fits' implementation, part of the key of stored probe results: bump it
+#: when a change can move the numbers a fit gives.
+PROTOCOL_VERSION = 2
 
 
 def check_inputs(embeddings: dict, labels: dict) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import atomic_write
+from .factors import SOURCE_FACTORS
 from .tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
 
 
@@ -59,10 +60,47 @@ def markdown(results: dict) -> str:
         ratio = {k: np.mean([_over_chance(_best(entry, t)) for t in tasks])
                  for k, tasks in (("source", SOURCE_TASKS), ("room", ROOM_TASKS))}
         lines.append(f"| {encoder} | {config} | {ratio['source']:.2f} | {ratio['room']:.2f} |")
+    lines += _multisource_lines(results)
     lines += _sensitivity_lines(results)
     lines += ["", "Plots: `accuracy.png` (per task), `layers.png` (per layer), "
               "`sensitivity.png` (heatmap).", ""]
     return "\n".join(lines)
+
+
+def best_multisource(per_layer: dict) -> dict:
+    """Per factor, the metrics of the layer with the best validation source accuracy."""
+    names = list(per_layer)
+    factors = per_layer[names[0]]
+    return {f: per_layer[max(names, key=lambda n: (
+        per_layer[n][f]["validation_source_accuracy"], -names.index(n)))][f] for f in factors}
+
+
+def _multisource_lines(results: dict) -> list[str]:
+    rows = [(e, c, best_multisource(entry["multisource"])) for e, c, entry in _rows(results)
+            if entry.get("multisource")]
+    if not rows:
+        return []
+    factors = [f for f in SOURCE_FACTORS if f in rows[0][2]]
+    lines = ["", "Multisource scenes (2–3 sources): the share of sources decoded right "
+             "(%), after the best assignment of decoded to true sources, with its interval "
+             "and, in brackets, chance; at the layer best on validation (see "
+             "`sarl_hf.multisource`).", "",
+             "| encoder | format | " + " | ".join(factors) + " | azimuth error (deg) |",
+             "|---|---|" + "---|" * (len(factors) + 1)]
+    for encoder, config, best in rows:
+        cells = [f"{_percent_cell(best[f], 'source_accuracy')} "
+                 f"({100 * best[f]['chance_source_accuracy']:.1f})" for f in factors]
+        azimuth = best.get("azimuth", {})
+        cells.append(f"{_cell(azimuth, 'angular_error_deg')} "
+                     f"({azimuth['chance_angular_error_deg']:.3g})"
+                     if "angular_error_deg" in azimuth else "")
+        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _percent_cell(metrics: dict, name: str) -> str:
+    value, (low, high) = metrics[name], metrics[f"{name}_ci"]
+    return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
 def _over_chance(metrics: dict) -> float:

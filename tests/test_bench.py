@@ -8,7 +8,8 @@ from sarl_hf.tasks import TASK_NAMES
 from test_corpus_cli import run_cli
 
 ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-logmel,sarl-spatial",
-        "--formats", "stereo", "--sensitivity-anchors", "2", "--n-boot", "50", "--no-progress"]
+        "--formats", "stereo", "--sensitivity-anchors", "2", "--multisource-scenes", "20",
+        "--n-boot", "50", "--no-progress"]
 
 
 def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
@@ -24,8 +25,13 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
         assert 0 <= best["accuracy"] <= 1 and 0 <= best["chance_accuracy"] <= 1
         assert best["num_classes"] >= 4
     assert set(spatial["sensitivity"]["all"]) == set(TASK_NAMES)
+    for factor, metrics in spatial["multisource"]["gcc_phat"].items():
+        assert 0 <= metrics["source_accuracy"] <= 1, factor
+        assert metrics["n_train"] == 12 and metrics["n_test"] == 4
+    assert "angular_error_deg" in spatial["multisource"]["gcc_phat"]["azimuth"]
     report = (out / "results.md").read_text()
     assert "| sarl-spatial | stereo |" in report and "| chance |" in report
+    assert "Multisource scenes" in report
     for name in ("accuracy.png", "layers.png", "sensitivity.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "results.md" in stdout
