@@ -3,16 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := ffmpeg libmysofa1 fluid-soundfont-gm fluidsynth espeak-ng
+SYSTEM_PACKAGES := ffmpeg libmysofa1 fluid-soundfont-gm fluidsynth espeak-ng chromium
 DEMO_OUT ?= out/demo
 
 .PHONY: install system-deps demo test bench clean
 
 # Resemblyzer goes in without its dependencies: the GE2E encoder reads only its weight file.
+# The Spaces' browser tests drive Debian's chromium through Playwright (its Python package
+# carries its own driver; no browser is downloaded: never run `playwright install`).
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,space,browser]'
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt resemblyzer
 	touch $@
 

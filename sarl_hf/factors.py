@@ -129,3 +129,42 @@ def balanced_levels(n: int, num_levels: int, rng: np.random.Generator) -> np.nda
     # one random order of the levels per cycle: every prefix is balanced too
     cycles = np.stack([rng.permutation(num_levels) for _ in range(reps)])
     return cycles.ravel()[:n]
+
+
+def nominal_levels(factor: str, values, factors: FactorConfig | None = None) -> np.ndarray:
+    """Nominal level index of each exact value under a factor configuration.
+
+    Parameters
+    ----------
+    factor : str
+        A factor with exact values: ``azimuth``, ``elevation``, ``distance``, ``rt60`` or
+        ``volume``.
+    values : array-like of float (n,)
+        Exact values in the factor's unit (degrees, metres, seconds, m³).
+    factors : sarl_hf.factors.FactorConfig, optional
+        Levels (default: the SARL defaults).
+
+    Returns
+    -------
+    ndarray of int (n,)
+        Azimuth: the sector ``floor(az / width + 0.5) mod sectors``; volume: the nearest
+        level in log10; the others: the nearest level.
+
+    Examples
+    --------
+    >>> nominal_levels("azimuth", [0.0, 22.4, 22.5, 350.0, -45.0, 720.0])
+    array([0, 0, 1, 0, 7, 0])
+    >>> nominal_levels("volume", [33.0, 49.0, 480.0])
+    array([0, 1, 3])
+    >>> nominal_levels("rt60", [0.19, 0.6, 2.0])
+    array([0, 2, 4])
+    """
+    config = factors or FactorConfig()
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if factor == "azimuth":
+        sectors = np.floor(values / config.sector_width_deg + 0.5).astype(np.int64)
+        return sectors % config.azimuth_sectors
+    levels = np.asarray(config.levels(factor), dtype=np.float64)
+    if factor == "volume":
+        values, levels = np.log10(values), np.log10(levels)
+    return np.abs(values[:, None] - levels[None, :]).argmin(1).astype(np.int64)

@@ -92,7 +92,34 @@ def _placed(anchor, rooms, listeners, sources_list, config, rng):
     return out_rooms, out_listeners, how
 
 
-def _variants(anchor: SceneSpec, factor, n_levels, config, bank, rng) -> list[SceneSpec]:
+def factor_variants(anchor: SceneSpec, factor: str, n_levels: int, config: FactorConfig,
+                    bank: SourceBank, rng: np.random.Generator) -> list[SceneSpec]:
+    """The variants of one anchor that move ``factor`` across its levels, one per level.
+
+    Parameters
+    ----------
+    anchor : SceneSpec
+        Its ``levels`` (room factors) and its primary source's ``levels`` (source factors)
+        say where the anchor sits among ``config``'s levels: the variants keep the
+        anchor's offset from its nominal level (azimuth, elevation, distance) or its
+        ratio to it (volume).
+    factor : str
+        One of ``FACTORS``.
+    n_levels : int
+        Levels of ``factor`` in ``config`` (the bank's classes for ``class``).
+    config : FactorConfig
+        The levels moved across; any levels, not only the SARL defaults.
+    bank : SourceBank
+        Gives the clip of each class (``class``: the clip at the anchor's clip's position).
+    rng : numpy.random.Generator
+        Draws new room proportions (``shape``) and listener positions where needed.
+
+    Returns
+    -------
+    list of SceneSpec, length n_levels
+        Variant k at level k; ``variant`` records the anchor, factor, level and how the
+        listener was placed.
+    """
     primary = anchor.sources[0]
     if factor in SOURCE_FACTORS:
         rooms = [anchor.room] * n_levels
@@ -154,5 +181,5 @@ def sensitivity_design(n_anchors: int, seed: int = 0, factors: FactorConfig | No
         for f, factor in enumerate(vary):
             rng = np.random.default_rng([seed, a, FACTORS.index(factor), 7])
             n_levels = len(config.levels(factor, bank.classes))
-            specs.extend(_variants(anchor, factor, n_levels, config, bank, rng))
+            specs.extend(factor_variants(anchor, factor, n_levels, config, bank, rng))
     return specs

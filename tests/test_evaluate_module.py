@@ -248,6 +248,6 @@ def test_space_helpers_read_npz_and_csv(tmp_path, monkeypatch):
 
 
 def test_space_page_builds(tmp_path):
-    pytest.importorskip("gradio")
     demo = _space_app().build_demo(example_dir=tmp_path)
     assert demo.title == "SARL probe"
+    assert demo.api_name == "evaluate"  # tests/test_spaces.py calls it in a browser and by API

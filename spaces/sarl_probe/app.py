@@ -15,10 +15,14 @@ File formats (one row per scene):
 Config ``all`` probes every task column present.
 """
 
+import logging
+import os
 from pathlib import Path
 
-import evaluate
-import numpy as np
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import evaluate  # noqa: E402
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "sarl_probe.py"
@@ -31,6 +35,7 @@ MAX_DIM = 4096
 MAX_BOOT = 10_000
 
 _MODULES = {}
+LOG = logging.getLogger("sarl_probe_space")
 
 
 def load_module(config):
@@ -181,8 +186,11 @@ def build_demo(example_dir=None):
     def handler(path, config, backend, n_boot, seed):
         try:
             results = run_probe(path, config, backend, n_boot, seed)
-        except ValueError as error:
+        except (ValueError, OSError) as error:
             raise gr.Error(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - the page shows a message, the log the trace
+            LOG.exception("sarl_probe: the probe failed")
+            raise gr.Error(f"{type(error).__name__}: {error}") from None
         return summary_table(results), results
 
     example_dir = Path(example_dir or tempfile.mkdtemp(prefix="sarl_probe_"))
@@ -196,7 +204,8 @@ def build_demo(example_dir=None):
                 gr.Number(1000, precision=0, minimum=1, maximum=MAX_BOOT,
                           label="bootstrap resamples"),
                 gr.Number(0, precision=0, label="seed")],
-        outputs=[gr.Markdown(label="metrics"), gr.JSON(label="results")],
+        outputs=[gr.Markdown(label="metrics", elem_id="metrics"),
+                 gr.JSON(label="results", elem_id="results")],
         examples=[[example, "all", "torch", 200, 0]],
         title="SARL probe",
         description=("How much spatial information do your audio embeddings keep? Upload "
@@ -204,6 +213,7 @@ def build_demo(example_dir=None):
                      "probe returns test metrics, 95% intervals and chance levels."),
         article=_article(),
         flagging_mode="never",
+        api_name="evaluate",
     )
 
 

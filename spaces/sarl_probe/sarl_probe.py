@@ -13,6 +13,7 @@ import evaluate
 import numpy as np
 
 from sarl_hf.factors import FactorConfig
+from sarl_hf.factors import nominal_levels
 from sarl_hf.probe import SPLITS
 from sarl_hf.probe import probe
 from sarl_hf.tasks import TASK_NAMES
@@ -151,45 +152,6 @@ Examples:
     ...
     ValueError: references of task 'class' must be integer class labels, got floats (1.0 ...
 """
-
-
-def nominal_levels(task_name, values, factors=None):
-    """Nominal level index of each exact value under a factor configuration.
-
-    Parameters
-    ----------
-    task_name : str
-        A task with exact values: ``azimuth``, ``elevation``, ``distance``, ``rt60`` or
-        ``volume``.
-    values : array-like of float (n,)
-        Exact values in the task's unit (degrees, metres, seconds, m³).
-    factors : sarl_hf.factors.FactorConfig, optional
-        Levels (default: the SARL defaults).
-
-    Returns
-    -------
-    ndarray of int (n,)
-        Azimuth: the sector ``floor(az / width + 0.5) mod sectors``; volume: the nearest
-        level in log10; the others: the nearest level.
-
-    Examples
-    --------
-    >>> nominal_levels("azimuth", [0.0, 22.4, 22.5, 350.0, -45.0, 720.0])
-    array([0, 0, 1, 0, 7, 0])
-    >>> nominal_levels("volume", [33.0, 49.0, 480.0])
-    array([0, 1, 3])
-    >>> nominal_levels("rt60", [0.19, 0.6, 2.0])
-    array([0, 2, 4])
-    """
-    config = factors or FactorConfig()
-    values = np.asarray(values, dtype=np.float64)
-    if task_name == "azimuth":
-        sectors = np.floor(values / config.sector_width_deg + 0.5).astype(np.int64)
-        return sectors % config.azimuth_sectors
-    levels = np.asarray(config.levels(task_name), dtype=np.float64)
-    if task_name == "volume":
-        values, levels = np.log10(values), np.log10(levels)
-    return np.abs(values[:, None] - levels[None, :]).argmin(1).astype(np.int64)
 
 
 def _plain(value):
