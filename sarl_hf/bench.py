@@ -66,6 +66,27 @@ def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
     return _cached(Path(folder) / config / f"probe-{key}.json", compute)
 
 
+def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_boot: int,
+                   seed: int, device: str) -> dict:
+    """The MLP probe of each task at the layer the linear probe chose for it on
+    validation: ``{task: metrics}`` (with ``layer``), cached like :func:`probe_layers`."""
+    def compute():
+        out = {}
+        for layer in sorted(set(best_layer.values())):
+            per_split = {s: load_embeddings(folder, config, s, layer=layer) for s in SPLITS}
+            tasks = [t for t in TASK_NAMES if best_layer[t] == layer]
+            results = probe({s: per_split[s][0][layer] for s in SPLITS},
+                            {s: _labels(per_split[s][1]) for s in SPLITS}, tasks=tasks,
+                            num_classes=num_classes, n_boot=n_boot, seed=seed, device=device,
+                            model="mlp")
+            out.update({t: dict(results[t], layer=layer) for t in tasks})
+        return out
+
+    key = _settings_key(n_boot=n_boot, seed=seed, num_classes=num_classes, model="mlp",
+                        layers=best_layer)
+    return _cached(Path(folder) / config / f"probe-mlp-{key}.json", compute)
+
+
 def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_boot: int,
                              seed: int, device: str) -> dict:
     """Assignment-scored probe (``sarl_hf.multisource``) of every layer of a multisource
@@ -95,7 +116,7 @@ def best_layers(layers: dict) -> dict:
 
 def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=None,
               n_boot: int = 1000, seed: int = 0, device: str = "cpu",
-              progress: bool = True) -> dict:
+              progress: bool = True, mlp: bool = False) -> dict:
     """Run the benchmark into ``out``; returns the results (also in ``results.json``).
 
     Parameters
@@ -113,6 +134,9 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
         Bootstrap resamples and seed of the probe and the sensitivity intervals.
     device : str
     progress : bool
+    mlp : bool
+        Also run the MLP probe (``sarl_hf.probe_mlp``) of each task at the layer the
+        linear probe chose for it (``mlp`` in each entry).
     """
     from .report import write_report
 
@@ -131,6 +155,9 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
             layers = probe_layers(folder, config, num_classes, n_boot, seed, device)
             entry = {"fingerprint": encoder.fingerprint(), "layers": layers,
                      "best_layer": best_layers(layers)}
+            if mlp:
+                entry["mlp"] = probe_mlp_best(folder, config, entry["best_layer"], num_classes,
+                                              n_boot, seed, device)
             if plan.multisource_scenes:
                 multi = embed_corpus(encoder, corpus, "multisource", out / "embeddings",
                                      channel_format=config, progress=progress).folder

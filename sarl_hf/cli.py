@@ -222,6 +222,9 @@ def _add_bench(sub):
     p.add_argument("--sources", default="procedural",
                    help=f"dry source bank: {' or '.join(BANK_NAMES)}")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--mlp", action="store_true",
+                   help="also run the MLP probe (one hidden layer, same protocol) on every "
+                   "layer; slow on a CPU for large corpora")
     p.add_argument("--device", default="cpu", help="torch device for encoders and probe")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_run_bench)
@@ -241,7 +244,7 @@ def _run_bench(args) -> int:
     print(f"sarl bench: {len(encoders)} encoders on {', '.join(plan.formats)} "
           f"({args.scenes} scenes, {bank.name} bank) ...", flush=True)
     run_bench(args.out, plan, bank, encoders, n_boot=args.n_boot, seed=args.seed,
-              device=args.device, progress=not args.no_progress)
+              device=args.device, progress=not args.no_progress, mlp=args.mlp)
     print((Path(args.out) / "results.md").read_text())
     print(f"report: {args.out}/results.md, results.json, accuracy.png, layers.png, "
           f"sensitivity.png")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .probe_backends import backend_functions, principal_basis
+from .probe_mlp import HIDDEN as MLP_HIDDEN
+from .probe_mlp import mlp_classify, mlp_regress
 from .tasks import TASK_NAMES, get_task
 
 #: L2 strengths tried (scikit-learn's ``alpha``; ``C = 1 / alpha`` for the classifier).
@@ -24,6 +26,7 @@ SPLITS = ("train", "validation", "test")
 #: Version of the fits' implementation, part of the key of stored probe results: bump it
 #: when a change can move the numbers a fit gives.
 PROTOCOL_VERSION = 2
+MODELS = ("linear", "mlp")
 
 
 def check_inputs(embeddings: dict, labels: dict) -> None:
@@ -176,9 +179,20 @@ def _regress_all(chosen, data, labels, regress, grid, n_boot, seed, options):
     return out
 
 
+def _fit_functions(model: str, backend: str):
+    """(classify, regress) of a probe model and backend."""
+    if model == "linear":
+        return backend_functions(backend)
+    if model != "mlp":
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if backend != "torch":
+        raise ValueError(f"the MLP probe runs on the torch backend, not {backend!r}")
+    return mlp_classify, mlp_regress
+
+
 def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | None = None,
           grid=GRID, backend: str = "torch", n_boot: int = 1000, seed: int = 0,
-          device: str = "cpu") -> dict:
+          device: str = "cpu", model: str = "linear", mlp_hidden: int | None = None) -> dict:
     """Probe one layer's embeddings on the SARL tasks.
 
     Parameters
@@ -199,6 +213,11 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
     seed : int
     device : str
         Torch device of the torch backend.
+    model : str
+        ``linear`` (softmax classifier and ridge) or ``mlp`` (one hidden layer per task,
+        ``sarl_hf.probe_mlp``; torch backend only). Both follow the same protocol.
+    mlp_hidden : int, optional
+        Hidden units of the MLP probe (default ``probe_mlp.HIDDEN``).
 
     Returns
     -------
@@ -208,12 +227,14 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
         value), the chosen ``alpha_*``, and ``n_train``, ``n_validation``, ``n_test``.
     """
     check_inputs(embeddings, labels)
-    classify, regress = backend_functions(backend)
+    classify, regress = _fit_functions(model, backend)
     chosen = [get_task(name) for name in tasks]
     scaled = standardise(*(np.asarray(embeddings[s], dtype=np.float64) for s in SPLITS))
     data = dict(zip(SPLITS, scaled))
     options = {}
-    if backend == "torch":
+    if model == "mlp":
+        options = {"device": device, "seed": seed, "hidden": mlp_hidden or MLP_HIDDEN}
+    elif backend == "torch":
         options = {"device": device, "basis": principal_basis(data["train"], device)}
     counts = [(num_classes or {}).get(t.name) or int(max(np.max(labels[s][t.label])
                                                          for s in SPLITS)) + 1

@@ -29,6 +29,20 @@ def _best(entry: dict, task: str) -> dict:
     return entry["layers"][entry["best_layer"][task]][task]
 
 
+def _mlp_lines(results: dict) -> list[str]:
+    rows = [(e, c, entry) for e, c, entry in _rows(results) if entry.get("mlp")]
+    if not rows:
+        return []
+    lines = ["", "Test accuracy (%) of the MLP probe (one hidden layer, same protocol), at "
+             "the layer the linear probe chose on validation.", "",
+             "| encoder | format | " + " | ".join(TASK_NAMES) + " |",
+             "|---|---|" + "---|" * len(TASK_NAMES)]
+    for encoder, config, entry in rows:
+        cells = [_cell(entry["mlp"][t], "accuracy") for t in TASK_NAMES]
+        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: dict) -> str:
     """The report as Markdown: accuracy table, regression errors, source vs room summary,
     sensitivity ratios."""
@@ -60,6 +74,7 @@ def markdown(results: dict) -> str:
         ratio = {k: np.mean([_over_chance(_best(entry, t)) for t in tasks])
                  for k, tasks in (("source", SOURCE_TASKS), ("room", ROOM_TASKS))}
         lines.append(f"| {encoder} | {config} | {ratio['source']:.2f} | {ratio['room']:.2f} |")
+    lines += _mlp_lines(results)
     lines += _multisource_lines(results)
     lines += _sensitivity_lines(results)
     lines += ["", "Plots: `accuracy.png` (per task), `layers.png` (per layer), "

@@ -9,7 +9,7 @@ from test_corpus_cli import run_cli
 
 ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-logmel,sarl-spatial",
         "--formats", "stereo", "--sensitivity-anchors", "2", "--multisource-scenes", "20",
-        "--n-boot", "50", "--no-progress"]
+        "--n-boot", "50", "--mlp", "--no-progress"]
 
 
 def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
@@ -31,7 +31,11 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     assert "angular_error_deg" in spatial["multisource"]["gcc_phat"]["azimuth"]
     report = (out / "results.md").read_text()
     assert "| sarl-spatial | stereo |" in report and "| chance |" in report
-    assert "Multisource scenes" in report
+    assert "Multisource scenes" in report and "MLP probe" in report
+    for task in TASK_NAMES:
+        mlp = spatial["mlp"][task]
+        assert 0 <= mlp["accuracy"] <= 1 and mlp["n_test"] == 6
+        assert mlp["layer"] == spatial["best_layer"][task]
     for name in ("accuracy.png", "layers.png", "sensitivity.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "results.md" in stdout

@@ -127,3 +127,33 @@ def test_sarl_spatial_decodes_azimuth_from_stereo_scenes(tmp_path):
     # a spaced pair hears left from right but not front from back: well above chance
     assert result["accuracy"] >= 2.5 * result["chance_accuracy"], result
     assert result["accuracy_ci"][0] > result["chance_accuracy"], result
+
+
+def _xor_layer(rng, n):
+    """Features whose class is the sign of x0·x1 (no linear read-out beats chance) and
+    whose value is |x0|·x1 (a linear read-out explains none of it)."""
+    x = rng.standard_normal((n, 6))
+    level = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+    rt60 = 1.0 + 0.3 * np.abs(x[:, 0]) * x[:, 1]
+    return x, {"shape": level, "rt60": level, "rt60_s": rt60}
+
+
+def test_mlp_probe_decodes_what_a_linear_probe_cannot():
+    rng = np.random.default_rng(0)
+    parts = {s: _xor_layer(rng, n) for s, n in (("train", 600), ("validation", 200),
+                                                ("test", 200))}
+    embeddings = {s: p[0] for s, p in parts.items()}
+    labels = {s: p[1] for s, p in parts.items()}
+    linear = probe(embeddings, labels, tasks=("shape", "rt60"), n_boot=50)
+    mlp = probe(embeddings, labels, tasks=("shape", "rt60"), n_boot=50, model="mlp",
+                mlp_hidden=32)
+    assert linear["shape"]["accuracy"] < 0.65
+    assert mlp["shape"]["accuracy"] > 0.9
+    assert mlp["rt60"]["mae_s"] < 0.5 * linear["rt60"]["mae_s"]
+    again = probe(embeddings, labels, tasks=("shape", "rt60"), n_boot=50, model="mlp",
+                  mlp_hidden=32)
+    assert again == mlp  # same seed, same numbers
+    with pytest.raises(ValueError, match="torch backend"):
+        probe(embeddings, labels, tasks=("shape",), model="mlp", backend="sklearn")
+    with pytest.raises(ValueError, match="model must be one of"):
+        probe(embeddings, labels, tasks=("shape",), model="forest")
