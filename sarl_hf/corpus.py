@@ -29,13 +29,22 @@ from .sources import SPLITS
 PARTIAL_SUFFIX = ".part"
 
 
+def _default_file_mode() -> int:
+    """The mode ``open()`` gives a new file under the process's umask (0o644 under 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result to ``path``."""
+    """Call ``write(tmp_path)`` and rename the result to ``path``, which gets the usual
+    permissions of a new file (``mkstemp``'s temporary files are private, 0o600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -129,7 +129,8 @@ def _sensitivity_lines(results: dict) -> list[str]:
     rows = [(e, c, entry) for e, c, entry in _rows(results) if "sensitivity" in entry]
     if not rows:
         return []
-    factors = list(next(iter(rows[0][2]["sensitivity"].values())))
+    present = next(iter(rows[0][2]["sensitivity"].values()))
+    factors = [f for f in TASK_NAMES if f in present]  # the design's order, not the JSON's
     lines = ["", "Sensitivity (cosine): mean distance between one-factor variants ÷ mean "
              "distance between unrelated scenes, layer `all` where it exists, else the "
              "last.", "", "| encoder | format | " + " | ".join(factors) + " |",
@@ -189,7 +190,7 @@ def plots(results: dict, out: Path) -> list[Path]:
     with_sensitivity = [(e, c, x) for e, c, x in rows if "sensitivity" in x]
     if with_sensitivity:
         first = with_sensitivity[0][2]["sensitivity"]
-        factors = list(first[_sensitivity_layer(first)])
+        factors = [f for f in TASK_NAMES if f in first[_sensitivity_layer(first)]]
         grid = np.array([[x["sensitivity"][_sensitivity_layer(x["sensitivity"])][f]["ratio"]
                           for f in factors] for _, _, x in with_sensitivity])
         fig, ax = plt.subplots(figsize=(1.2 * len(factors) + 2, 0.5 * len(grid) + 1.5))
