@@ -94,7 +94,11 @@ def macro_f1_resampled(truth, predicted, num_classes: int, index: np.ndarray) ->
     return f1.sum(1) / np.maximum((both > 0).sum(1), 1)
 
 
-def _check_classes(task, y: dict) -> None:
+def _check_classes(task, y: dict, num_classes: int) -> None:
+    largest = max(int(y[s].max()) for s in SPLITS)
+    if largest >= num_classes:
+        raise ValueError(f"{task.label}: label {largest} is out of range for {num_classes} "
+                         "classes")
     if (y["train"] < 0).any():
         raise ValueError(f"{task.label}: negative labels (no level) in the train split")
     if len(np.unique(y["train"])) < 2:
@@ -145,7 +149,7 @@ def _classify_all(chosen, data, labels, classify, grid, num_classes, n_boot, see
     y = {s: np.stack([np.asarray(labels[s][t.label], dtype=np.int64) for t in chosen], 1)
          for s in SPLITS}
     for i, task in enumerate(chosen):
-        _check_classes(task, {s: y[s][:, i] for s in SPLITS})
+        _check_classes(task, {s: y[s][:, i] for s in SPLITS}, num_classes[i])
     predictions = classify(data["train"], y["train"], [data["validation"], data["test"]],
                            grid, num_classes, **options)
     return {task.name: _classification(grid, [p[0][:, i] for p in predictions],

@@ -86,6 +86,9 @@ def test_bad_input_is_refused_clearly(data):
         probe(embeddings, labels, tasks=("loudness",))
     with pytest.raises(ValueError, match="backend"):
         probe(embeddings, labels, tasks=("shape",), backend="jax")
+    largest = int(labels["train"]["shape"].max())
+    with pytest.raises(ValueError, match="out of range"):  # would spill into another task
+        probe(embeddings, labels, tasks=("shape", "azimuth"), num_classes={"shape": largest})
 
 
 def _design_labels(split, n):
