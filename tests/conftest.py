@@ -43,3 +43,21 @@ def make_scene(shape="shoebox", volume_m3=120.0, height_m=3.0, rt60_s=0.5, azimu
                      channel_format=channel_format, seed=seed, sample_rate=sample_rate,
                      duration_s=1.0)
     return spec.validate()
+
+
+def nearest_centroid_accuracy(train: dict, test: dict, classes) -> float:
+    """Test accuracy of a nearest-centroid classifier on standardised features.
+
+    ``train`` and ``test`` map each class name to its clips' features (clips, features);
+    the standardisation uses every train clip.
+    """
+    all_train = np.concatenate([train[c] for c in classes])
+    mean, std = all_train.mean(axis=0), all_train.std(axis=0) + 1e-6
+    centroids = np.stack([((train[c] - mean) / std).mean(axis=0) for c in classes])
+    correct = total = 0
+    for label, class_name in enumerate(classes):
+        z = (test[class_name] - mean) / std
+        predicted = np.argmin(((z[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
+        correct += int(np.sum(predicted == label))
+        total += len(z)
+    return correct / total
