@@ -223,8 +223,8 @@ def _add_bench(sub):
                    help=f"dry source bank: {' or '.join(BANK_NAMES)}")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     p.add_argument("--mlp", action="store_true",
-                   help="also run the MLP probe (one hidden layer, same protocol) on every "
-                   "layer; slow on a CPU for large corpora")
+                   help="also run the MLP probe (one hidden layer, same protocol) on each "
+                   "task at the layer the linear probe chose; slow on a CPU for large corpora")
     p.add_argument("--device", default="cpu", help="torch device for encoders and probe")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_run_bench)

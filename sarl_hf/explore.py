@@ -328,12 +328,11 @@ def write_wav(scene: RenderedScene, path) -> float:
     The same scene gives the same bytes (no time stamp in the header, unlike libsndfile's
     PEAK chunk). Returns the gain applied (1.0 unless the peak exceeded 0.99).
     """
-    from scipy.io import wavfile
+    from .dataset import encode_wav
 
     peak = float(np.abs(scene.audio).max())
     gain = 1.0 if peak <= 0.99 else 0.99 / peak
-    wavfile.write(str(path), scene.sample_rate,
-                  np.ascontiguousarray((scene.audio * np.float32(gain)).T))
+    Path(path).write_bytes(encode_wav(scene.audio * np.float32(gain), scene.sample_rate))
     return gain
 
 

@@ -35,8 +35,9 @@ import itertools
 import numpy as np
 
 from .factors import SOURCE_FACTORS
-from .probe import GRID, SPLITS, percentile_interval, resamples, standardise
-from .probe_backends import backend_functions, principal_basis
+from .probe import (GRID, SPLITS, check_inputs, linear_options, percentile_interval, resamples,
+                    standardised)
+from .probe_backends import backend_functions
 
 #: Largest number of sources per scene the exhaustive assignment takes (6! = 720 orders).
 MAX_SOURCES = 6
@@ -177,17 +178,13 @@ def probe_multisource(embeddings: dict, sources: dict, num_classes: dict,
     unknown = [f for f in factors if f not in SOURCE_FACTORS]
     if unknown:
         raise ValueError(f"factors must be among {SOURCE_FACTORS}, got {unknown}")
-    x = {s: np.asarray(embeddings[s], dtype=np.float64) for s in SPLITS}
-    for s in SPLITS:
-        if x[s].ndim != 2 or len(x[s]) != len(sources[s]) or not np.isfinite(x[s]).all():
-            raise ValueError(f"embeddings[{s!r}] must be finite, (n, dim), one row per scene")
+    check_inputs(embeddings, {s: {"sources": sources[s]} for s in SPLITS})
     levels = {s: source_arrays(sources[s], factors) for s in SPLITS}
     counts = {f: {s: level_counts(levels[s][f], num_classes[f]) for s in SPLITS}
               for f in factors}
-    data = dict(zip(SPLITS, standardise(*(x[s] for s in SPLITS))))
+    data = standardised(embeddings)
     regress = backend_functions(backend)[1]
-    options = ({"device": device, "basis": principal_basis(data["train"], device)}
-               if backend == "torch" else {})
+    options = linear_options(backend, data["train"], device)
     predictions = regress(data["train"], np.concatenate([counts[f]["train"] for f in factors],
                                                         1),
                           [data["validation"], data["test"]], grid, **options)
@@ -196,7 +193,7 @@ def probe_multisource(embeddings: dict, sources: dict, num_classes: dict,
                                                       p[1][:, end - num_classes[f]:end]]
                                                      for p in predictions],
                               num_classes[f], grid, n_boot, seed)
-            | {f"n_{s}": len(x[s]) for s in SPLITS}
+            | {f"n_{s}": len(embeddings[s]) for s in SPLITS}
             for f, end in zip(factors, ends)}
 
 

@@ -59,6 +59,20 @@ def standardise(train: np.ndarray, *others: np.ndarray):
     return [(a - mean) / std for a in (train,) + others]
 
 
+def standardised(embeddings: dict) -> dict:
+    """The splits' embeddings (float64) standardised with the train statistics."""
+    scaled = standardise(*(np.asarray(embeddings[s], dtype=np.float64) for s in SPLITS))
+    return dict(zip(SPLITS, scaled))
+
+
+def linear_options(backend: str, train: np.ndarray, device: str) -> dict:
+    """Keyword options of a backend's linear fits: the torch backend gets its device and
+    the train features' principal basis, shared by every fit of the layer."""
+    if backend != "torch":
+        return {}
+    return {"device": device, "basis": principal_basis(train, device)}
+
+
 def macro_f1(truth: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
     """Unweighted mean F1 over the classes present in ``truth`` or ``predicted``."""
     confusion = np.bincount(truth * num_classes + predicted,
@@ -233,13 +247,11 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
     check_inputs(embeddings, labels)
     classify, regress = _fit_functions(model, backend)
     chosen = [get_task(name) for name in tasks]
-    scaled = standardise(*(np.asarray(embeddings[s], dtype=np.float64) for s in SPLITS))
-    data = dict(zip(SPLITS, scaled))
-    options = {}
+    data = standardised(embeddings)
     if model == "mlp":
         options = {"device": device, "seed": seed, "hidden": mlp_hidden or MLP_HIDDEN}
-    elif backend == "torch":
-        options = {"device": device, "basis": principal_basis(data["train"], device)}
+    else:
+        options = linear_options(backend, data["train"], device)
     counts = [(num_classes or {}).get(t.name) or int(max(np.max(labels[s][t.label])
                                                          for s in SPLITS)) + 1
               for t in chosen]

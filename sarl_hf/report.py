@@ -11,9 +11,13 @@ from .factors import SOURCE_FACTORS
 from .tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
 
 
-def _cell(metrics: dict, name: str) -> str:
+def _cell(metrics: dict, name: str, percent: bool | None = None) -> str:
+    """``value [low, high]`` of a metric and its interval; in percent for accuracies
+    (default: for ``accuracy`` only)."""
     value, (low, high) = metrics[name], metrics[f"{name}_ci"]
-    if name == "accuracy":
+    if percent is None:
+        percent = name == "accuracy"
+    if percent:
         return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
     return f"{value:.3g} [{low:.3g}, {high:.3g}]"
 
@@ -103,7 +107,7 @@ def _multisource_lines(results: dict) -> list[str]:
              "| encoder | format | " + " | ".join(factors) + " | azimuth error (deg) |",
              "|---|---|" + "---|" * (len(factors) + 1)]
     for encoder, config, best in rows:
-        cells = [f"{_percent_cell(best[f], 'source_accuracy')} "
+        cells = [f"{_cell(best[f], 'source_accuracy', percent=True)} "
                  f"({100 * best[f]['chance_source_accuracy']:.1f})" for f in factors]
         azimuth = best.get("azimuth", {})
         cells.append(f"{_cell(azimuth, 'angular_error_deg')} "
@@ -111,11 +115,6 @@ def _multisource_lines(results: dict) -> list[str]:
                      if "angular_error_deg" in azimuth else "")
         lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
     return lines
-
-
-def _percent_cell(metrics: dict, name: str) -> str:
-    value, (low, high) = metrics[name], metrics[f"{name}_ci"]
-    return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
 def _over_chance(metrics: dict) -> float:

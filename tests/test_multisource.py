@@ -88,7 +88,7 @@ def test_same_seed_same_result_and_bad_input_refused():
     with pytest.raises(ValueError, match="factors"):
         probe_multisource(embeddings, sources, NUM_CLASSES, factors=("rt60",))
     broken = dict(embeddings, test=embeddings["test"][:-1])
-    with pytest.raises(ValueError, match="one row per scene"):
+    with pytest.raises(ValueError, match=r"\['sources'\] has 200 rows, the embeddings 199"):
         probe_multisource(broken, sources, NUM_CLASSES)
     nan = dict(embeddings, train=np.where(embeddings["train"] > 3, np.nan,
                                           embeddings["train"]))
