@@ -71,12 +71,12 @@ def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_b
     """The MLP probe of each task at the layer the linear probe chose for it on
     validation: ``{task: metrics}`` (with ``layer``), cached like :func:`probe_layers`."""
     def compute():
+        per_split = {s: load_embeddings(folder, config, s) for s in SPLITS}
+        labels = {s: _labels(per_split[s][1]) for s in SPLITS}
         out = {}
         for layer in sorted(set(best_layer.values())):
-            per_split = {s: load_embeddings(folder, config, s, layer=layer) for s in SPLITS}
             tasks = [t for t in TASK_NAMES if best_layer[t] == layer]
-            results = probe({s: per_split[s][0][layer] for s in SPLITS},
-                            {s: _labels(per_split[s][1]) for s in SPLITS}, tasks=tasks,
+            results = probe({s: per_split[s][0][layer] for s in SPLITS}, labels, tasks=tasks,
                             num_classes=num_classes, n_boot=n_boot, seed=seed, device=device,
                             model="mlp")
             out.update({t: dict(results[t], layer=layer) for t in tasks})
