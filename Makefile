@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := ffmpeg libmysofa1 fluid-soundfont-gm fluidsynth espeak-ng chromium
 DEMO_OUT ?= out/demo
+# Free disk a new .venv needs (it takes 8.2 GiB).
+INSTALL_GIB := 10
 
 .PHONY: install system-deps demo test bench clean
 
@@ -12,6 +14,7 @@ DEMO_OUT ?= out/demo
 # The Spaces' browser tests drive Debian's chromium through Playwright (its Python package
 # carries its own driver; no browser is downloaded: never run `playwright install`).
 $(STAMP): setup.cfg pyproject.toml constraints.txt
+	@test -d $(VENV) || scripts/check_disk.sh . $(INSTALL_GIB)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,space,browser]'
