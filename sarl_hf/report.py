@@ -152,14 +152,12 @@ def _save(fig, path: Path) -> None:
 
 def plots(results: dict, out: Path) -> list[Path]:
     """Write ``accuracy.png``, ``layers.png`` and (with sensitivity) ``sensitivity.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, thread-safe
 
     rows = list(_rows(results))
     written = []
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
     width = 0.8 / max(len(rows), 1)
     for k, (encoder, config, entry) in enumerate(rows):
         values = [100 * _best(entry, t)["accuracy"] for t in TASK_NAMES]
@@ -174,8 +172,8 @@ def plots(results: dict, out: Path) -> list[Path]:
     ax.legend(fontsize=7)
     _save(fig, out / "accuracy.png")
     written.append(out / "accuracy.png")
-    fig, axes = plt.subplots(1, len(TASK_NAMES), figsize=(3 * len(TASK_NAMES), 3),
-                             sharey=True)
+    fig = Figure(figsize=(3 * len(TASK_NAMES), 3))
+    axes = fig.subplots(1, len(TASK_NAMES), sharey=True)
     for axis, task in zip(np.atleast_1d(axes), TASK_NAMES):
         for encoder, config, entry in rows:
             values = [100 * entry["layers"][layer][task]["accuracy"] for layer in entry["layers"]]
@@ -192,14 +190,14 @@ def plots(results: dict, out: Path) -> list[Path]:
         factors = [f for f in TASK_NAMES if f in first[_sensitivity_layer(first)]]
         grid = np.array([[x["sensitivity"][_sensitivity_layer(x["sensitivity"])][f]["ratio"]
                           for f in factors] for _, _, x in with_sensitivity])
-        fig, ax = plt.subplots(figsize=(1.2 * len(factors) + 2, 0.5 * len(grid) + 1.5))
+        fig = Figure(figsize=(1.2 * len(factors) + 2, 0.5 * len(grid) + 1.5))
+        ax = fig.subplots()
         image = ax.imshow(grid, cmap="viridis", aspect="auto")
         ax.set_xticks(range(len(factors)), factors)
         ax.set_yticks(range(len(grid)), [f"{e} ({c})" for e, c, _ in with_sensitivity])
         fig.colorbar(image, label="variant ÷ unrelated distance")
         _save(fig, out / "sensitivity.png")
         written.append(out / "sensitivity.png")
-    plt.close("all")
     return written
 
 
