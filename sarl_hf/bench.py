@@ -35,10 +35,14 @@ def _labels(table) -> dict:
 
 
 def _cached(path: Path, compute):
-    """The JSON at ``path``, or ``compute()`` stored there atomically."""
+    """The JSON at ``path``, or ``compute()`` stored there atomically.
+
+    Keys keep their order (layers in model order, tasks in the design's order): the
+    report and the "first layer wins a tie" rule read them in that order.
+    """
     if path.exists():
         return json.loads(path.read_text())
-    text = json.dumps(compute(), sort_keys=True, default=_json_default)
+    text = json.dumps(compute(), default=_json_default)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return json.loads(text)
 
@@ -171,7 +175,7 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
                                                               seed=seed)
             per_config[config] = entry
         results["encoders"][name] = per_config
-    text = json.dumps(results, indent=1, sort_keys=True, default=_json_default)
+    text = json.dumps(results, indent=1, default=_json_default)  # encoders as requested
     atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text))
     write_report(out, results)
     return results

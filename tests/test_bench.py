@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from sarl_hf.encoders import load_encoder
 from sarl_hf.tasks import TASK_NAMES
 from test_corpus_cli import run_cli
 
-ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-logmel,sarl-spatial",
+ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-spatial,sarl-logmel",
         "--formats", "stereo", "--sensitivity-anchors", "2", "--multisource-scenes", "20",
         "--n-boot", "50", "--mlp", "--no-progress"]
 
@@ -17,9 +18,11 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     code, stdout, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
     assert code == 0, stderr
     results = json.loads((out / "results.json").read_text())
-    assert set(results["encoders"]) == {"sarl-logmel", "sarl-spatial"}
+    assert list(results["encoders"]) == ["sarl-spatial", "sarl-logmel"]  # as requested
     spatial = results["encoders"]["sarl-spatial"]["stereo"]
-    assert "gcc_phat" in spatial["layers"]
+    model_order = load_encoder("sarl-spatial", channel_format="stereo").layers
+    assert list(spatial["layers"]) == list(model_order) != sorted(model_order)
+    assert list(spatial["layers"]["gcc_phat"]) == list(TASK_NAMES)
     for task in TASK_NAMES:
         best = spatial["layers"][spatial["best_layer"][task]][task]
         assert 0 <= best["accuracy"] <= 1 and 0 <= best["chance_accuracy"] <= 1
