@@ -26,6 +26,9 @@ from .sensitivity import sensitivity_from_cache
 from .tasks import TASK_NAMES, TASKS
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
+# Version of the stored probe results. 2: keys in model order (1 sorted them, which made
+# the first-layer tie rule alphabetical), so version-1 files are not reused.
+CACHE_FORMAT = 2
 
 
 def _labels(table) -> dict:
@@ -48,7 +51,8 @@ def _cached(path: Path, compute):
 
 
 def _settings_key(**settings) -> str:
-    text = json.dumps(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION), sort_keys=True)
+    text = json.dumps(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION,
+                           cache=CACHE_FORMAT), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
