@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-from .corpus import corpus_specs, format_summary, render_corpus, summarise
+from .corpus import atomic_write, corpus_specs, format_summary, render_corpus, summarise
 from .factors import FactorConfig
 from .formats import FORMATS
 from .generate import CorpusPlan, generate, label_rows
@@ -251,6 +252,34 @@ def _run_bench(args) -> int:
     return 0
 
 
+def _add_report(sub):
+    p = sub.add_parser("report", help="one report from the results.json of several bench runs",
+                       description="Combine the results.json files of sarl bench runs (for "
+                       "example, encoders benchmarked on different nodes on the same corpus) "
+                       "into OUT/results.json, OUT/results.md and PNG plots. Encoders keep "
+                       "the order of the files; a repeated name gets its file's folder name.")
+    p.add_argument("results", nargs="+", help="results.json files of sarl bench")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--other-corpora", action="store_true",
+                   help="accept results measured on different corpora (their plans differ); "
+                   "their numbers are then not comparable")
+    p.set_defaults(func=_run_report)
+
+
+def _run_report(args) -> int:
+    from .report import combine_results, write_report
+
+    results = combine_results(args.results, other_corpora=args.other_corpora)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=1)
+    atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text))
+    written = write_report(out, results)
+    print((out / "results.md").read_text())
+    print(f"report: {', '.join(str(p) for p in [out / 'results.json'] + written)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sarl", description="SARL: spatial information in "
                                      "audio representations")
@@ -259,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_embed(sub)
     _add_bench(sub)
+    _add_report(sub)
     return parser
 
 

@@ -1,6 +1,7 @@
 """What the ``sarl_explorer`` Space does, as plain functions: shape one scene from exact
 factor values, sweep one factor and measure how far an encoder's embedding moves, draw the
-room, and read a ``results.json`` of ``sarl bench`` for the report.
+and draw the room. The limits of what a page accepts are here too; uploaded
+``results.json`` files are read by :func:`sarl_hf.report.read_results`.
 
 A scene is given by its seven factor values (``{"azimuth": 30.0, "elevation": 0.0,
 "distance": 1.5, "class": "harmonic", "rt60": 0.5, "volume": 80.0, "shape": "shoebox"}``;
@@ -12,7 +13,6 @@ sweep's values (the anchor's value always among them).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -368,49 +368,3 @@ def open_encoder(name: str, channel_format: str, **options):
         raise ValueError(f"{name!r} could not be loaded from the Hugging Face Hub (no such "
                          f"audio model, or the Hub is unreachable): "
                          f"{str(err).splitlines()[0][:300]}") from err
-
-
-def read_results(path, max_bytes: int = MAX_RESULTS_BYTES) -> dict:
-    """A ``results.json`` of ``sarl bench``, size-checked, parsed (never executed) and
-    checked to hold what the report reads; ValueError otherwise."""
-    from .report import markdown
-
-    path = Path(path)
-    if path.suffix.lower() != ".json":
-        raise ValueError(f"upload a results.json file, got {path.name!r}")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ValueError(f"{path.name} has {size / 2**20:.1f} MB; this page reads up to "
-                         f"{max_bytes / 2**20:.0f} MB")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path.name} is not valid JSON: {err}") from None
-    encoders = results.get("encoders") if isinstance(results, dict) else None
-    if not isinstance(encoders, dict) or not encoders:
-        raise ValueError(f"{path.name} is not a sarl bench results file: it needs an "
-                         "'encoders' object with one entry per encoder")
-    empty = [name for name, configs in encoders.items()
-             if not isinstance(configs, dict) or not configs]
-    if empty:
-        raise ValueError(f"{path.name} is not a sarl bench results file: encoder "
-                         f"{empty[0]!r} has no results per channel format")
-    rows = sum(len(configs) for configs in encoders.values())
-    if rows > MAX_RESULT_ROWS:
-        raise ValueError(f"{path.name} holds {rows} (encoder, format) pairs; this page shows "
-                         f"up to {MAX_RESULT_ROWS}")
-    try:
-        markdown(results)
-    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as err:
-        raise ValueError(f"{path.name} is not a sarl bench results file: "
-                         f"{type(err).__name__} {err}") from None
-    return results
-
-
-def merge_results(first: dict, second: dict, suffix: str = " (uploaded)") -> dict:
-    """One results dict with the encoders of both; a name in both gets ``suffix`` in the
-    second's copy."""
-    encoders = dict(first["encoders"])
-    for name, configs in second["encoders"].items():
-        encoders[name + suffix if name in encoders else name] = configs
-    return {**first, "encoders": encoders}

@@ -4,7 +4,6 @@ results files (what the sarl_explorer Space calls)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,6 @@ from sarl_hf.render import Renderer, direction_of
 from sarl_hf.rooms import SHAPES, SPEED_OF_SOUND_M_S
 from sarl_hf.formats import STEREO_SPACING_M
 
-DEMO_RESULTS = Path(__file__).resolve().parents[1] / "spaces" / "sarl_explorer" / \
-    "demo_results.json"
 VALUES = {"azimuth": 60.0, "elevation": 0.0, "distance": 1.0, "class": "pink_noise",
           "rt60": 0.4, "volume": 80.0, "shape": "shoebox"}
 
@@ -180,30 +177,6 @@ def test_encoder_names_and_an_offline_hub():
     with pytest.raises(ValueError, match="Hugging Face Hub is unreachable"):
         explore.open_encoder("sarl-test/no-such-model", "mono")
     assert explore.open_encoder("sarl-logmel", "mono").name == "sarl-logmel"
-
-
-def test_results_files(tmp_path):
-    results = explore.read_results(DEMO_RESULTS)
-    assert set(results["encoders"]) >= {"sarl-logmel", "sarl-spatial"}
-    merged = explore.merge_results(results, results)
-    assert "sarl-logmel (uploaded)" in merged["encoders"]
-    assert len(merged["encoders"]) == 2 * len(results["encoders"])
-    cases = {"list.json": "[1, 2]", "broken.json": "{\"encoders\": ", "empty.json": "{}",
-             "no_formats.json": json.dumps({"encoders": {"x": {}}}),
-             "partial.json": json.dumps({"encoders": {"x": {"binaural": {"layers": {}}}}})}
-    for name, text in cases.items():
-        (tmp_path / name).write_text(text)
-        with pytest.raises(ValueError, match="not valid JSON|not a sarl bench results file"):
-            explore.read_results(tmp_path / name)
-    (tmp_path / "results.txt").write_text("{}")
-    with pytest.raises(ValueError, match="upload a results.json"):
-        explore.read_results(tmp_path / "results.txt")
-    with pytest.raises(ValueError, match="reads up to"):
-        explore.read_results(DEMO_RESULTS, max_bytes=1000)
-    many = {"encoders": {f"e{k}": {"mono": {}} for k in range(explore.MAX_RESULT_ROWS + 1)}}
-    (tmp_path / "many.json").write_text(json.dumps(many))
-    with pytest.raises(ValueError, match="up to 40"):
-        explore.read_results(tmp_path / "many.json")
 
 
 def test_factor_config_levels_feed_nominal_levels():

@@ -24,7 +24,7 @@ from sarl_hf import explore  # noqa: E402
 from sarl_hf.factors import FACTORS  # noqa: E402
 from sarl_hf.formats import FORMATS  # noqa: E402
 from sarl_hf.render import Renderer  # noqa: E402
-from sarl_hf.report import markdown, plots  # noqa: E402
+from sarl_hf.report import markdown, merge_results, plots, read_results  # noqa: E402
 from sarl_hf.rooms import SHAPES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +55,7 @@ class Explorer:
         self.classes = list(self.renderer.bank.classes)
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sarl_explorer_"))
         self._encoders = OrderedDict()
-        self.demo = explore.read_results(DEMO_RESULTS) if DEMO_RESULTS.exists() else None
+        self.demo = read_results(DEMO_RESULTS) if DEMO_RESULTS.exists() else None
 
     def encoder(self, name, channel_format):
         """The encoder ``name`` for scenes of ``channel_format``, loaded once."""
@@ -105,9 +105,10 @@ class Explorer:
                 raise ValueError("no demo results are bundled; upload a results.json")
             results = self.demo
         else:
-            results = explore.read_results(upload)
+            results = read_results(upload, max_bytes=explore.MAX_RESULTS_BYTES,
+                                   max_rows=explore.MAX_RESULT_ROWS)
             if compare and self.demo is not None:
-                results = explore.merge_results(self.demo, results)
+                results = merge_results(self.demo, results)
         text = markdown(results)
         folder = self.workdir / f"report-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
         images = sorted(folder.glob("*.png")) if folder.exists() else plots(results, folder)
