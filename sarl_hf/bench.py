@@ -179,9 +179,7 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
                                                               seed=seed)
             per_config[config] = entry
         results["encoders"][name] = per_config
-    text = json.dumps(results, indent=1, default=_json_default)  # encoders as requested
-    atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text))
-    write_report(out, results)
+    write_report(out, results, json_default=_json_default)  # encoders as requested
     return results
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from .corpus import atomic_write, corpus_specs, format_summary, render_corpus, summarise
+from .corpus import corpus_specs, format_summary, render_corpus, summarise
 from .factors import FactorConfig
 from .formats import FORMATS
 from .generate import CorpusPlan, generate, label_rows
@@ -270,13 +269,9 @@ def _run_report(args) -> int:
     from .report import combine_results, write_report
 
     results = combine_results(args.results, other_corpora=args.other_corpora)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results, indent=1)
-    atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(text))
-    written = write_report(out, results)
-    print((out / "results.md").read_text())
-    print(f"report: {', '.join(str(p) for p in [out / 'results.json'] + written)}")
+    written = write_report(args.out, results)
+    print((Path(args.out) / "results.md").read_text())
+    print(f"report: {', '.join(str(p) for p in written)}")
     return 0
 
 

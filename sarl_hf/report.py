@@ -202,12 +202,16 @@ def plots(results: dict, out: Path) -> list[Path]:
     return written
 
 
-def write_report(out, results: dict) -> list[Path]:
-    """``results.md`` and the plots into ``out``; returns the files written."""
+def write_report(out, results: dict, json_default=None) -> list[Path]:
+    """``results.json``, ``results.md`` and the plots into ``out``; returns the files
+    written. ``json_default`` converts what JSON cannot hold (as in ``json.dumps``)."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(results, indent=1, default=json_default)  # keys in their order
+    atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(data))
     text = markdown(results)
     atomic_write(out / "results.md", lambda tmp: Path(tmp).write_text(text))
-    return [out / "results.md"] + plots(results, out)
+    return [out / "results.json", out / "results.md"] + plots(results, out)
 
 
 def read_results(path, max_bytes: int | None = None, max_rows: int | None = None) -> dict:
