@@ -246,8 +246,8 @@ def _run_bench(args) -> int:
     run_bench(args.out, plan, bank, encoders, n_boot=args.n_boot, seed=args.seed,
               device=args.device, progress=not args.no_progress, mlp=args.mlp)
     print((Path(args.out) / "results.md").read_text())
-    print(f"report: {args.out}/results.md, results.json, accuracy.png, layers.png, "
-          f"sensitivity.png")
+    heatmap = ", sensitivity.png" if plan.sensitivity_anchors else ""
+    print(f"report: {args.out}/results.md, results.json, accuracy.png, layers.png{heatmap}")
     return 0
 
 

@@ -82,8 +82,9 @@ def markdown(results: dict) -> str:
     lines += _mlp_lines(results)
     lines += _multisource_lines(results)
     lines += _sensitivity_lines(results)
-    lines += ["", "Plots: `accuracy.png` (per task), `layers.png` (per layer), "
-              "`sensitivity.png` (heatmap).", ""]
+    with_heatmap = any("sensitivity" in entry for _, _, entry in _rows(results))
+    heatmap = ", `sensitivity.png` (heatmap)" if with_heatmap else ""
+    lines += ["", f"Plots: `accuracy.png` (per task), `layers.png` (per layer){heatmap}.", ""]
     return "\n".join(lines)
 
 
@@ -199,6 +200,8 @@ def plots(results: dict, out: Path) -> list[Path]:
         fig.colorbar(image, label="variant ÷ unrelated distance")
         _save(fig, out / "sensitivity.png")
         written.append(out / "sensitivity.png")
+    else:  # not one left by an earlier report in this folder
+        (out / "sensitivity.png").unlink(missing_ok=True)
     return written
 
 

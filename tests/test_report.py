@@ -99,3 +99,20 @@ def test_sarl_report_refuses_results_of_another_corpus(tmp_path):
     code, _, stderr = run_cli(["report", str(tmp_path / "results.txt"), "--out",
                                str(tmp_path / "p")])
     assert code == 2 and "expected a results.json" in stderr
+
+
+def test_a_report_without_sensitivity_leaves_no_heatmap(tmp_path):
+    results = report.read_results(DEMO_RESULTS)
+    out = tmp_path / "report"
+    assert out / "sensitivity.png" in report.write_report(out, results)
+    plain = {**results, "encoders": {
+        name: {config: {k: v for k, v in entry.items() if k != "sensitivity"}
+               for config, entry in configs.items()}
+        for name, configs in results["encoders"].items()}}
+    written = report.write_report(out, plain)
+    assert [p.name for p in written] == ["results.json", "results.md", "accuracy.png",
+                                         "layers.png"]
+    assert not (out / "sensitivity.png").exists()  # the earlier one is gone
+    text = (out / "results.md").read_text()
+    assert "sensitivity.png" not in text and "Sensitivity" not in text
+    assert json.loads((out / "results.json").read_text()) == plain
