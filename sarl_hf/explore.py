@@ -1,7 +1,7 @@
 """What the ``sarl_explorer`` Space does, as plain functions: shape one scene from exact
-factor values, sweep one factor and measure how far an encoder's embedding moves, draw the
-and draw the room. The limits of what a page accepts are here too; uploaded
-``results.json`` files are read by :func:`sarl_hf.report.read_results`.
+factor values, sweep one factor and measure how far an encoder's embedding moves, and
+draw the room. The limits of what a page accepts are here too; uploaded ``results.json``
+files are read by :func:`sarl_hf.report.read_results`.
 
 A scene is given by its seven factor values (``{"azimuth": 30.0, "elevation": 0.0,
 "distance": 1.5, "class": "harmonic", "rt60": 0.5, "volume": 80.0, "shape": "shoebox"}``;
