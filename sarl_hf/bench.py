@@ -22,6 +22,7 @@ from .factors import SOURCE_FACTORS, FactorConfig
 from .generate import CorpusPlan, generate
 from .multisource import probe_multisource
 from .probe import GRID, PROTOCOL_VERSION, SPLITS, probe
+from .report import best_by_validation, write_report
 from .sensitivity import sensitivity_from_cache
 from .tasks import TASK_NAMES, TASKS
 
@@ -116,9 +117,7 @@ def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_b
 
 def best_layers(layers: dict) -> dict:
     """Per task, the layer with the best validation accuracy (ties: the first)."""
-    names = list(layers)
-    return {task: max(names, key=lambda n: (layers[n][task]["validation_accuracy"],
-                                            -names.index(n)))
+    return {task: best_by_validation(layers, task, "validation_accuracy")
             for task in TASK_NAMES}
 
 
@@ -146,8 +145,6 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
         Also run the MLP probe (``sarl_hf.probe_mlp``) of each task at the layer the
         linear probe chose for it (``mlp`` in each entry).
     """
-    from .report import write_report
-
     out = Path(out)
     corpus = out / "corpus"
     generate(corpus, plan, bank, resume=True, progress=progress)

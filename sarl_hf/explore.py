@@ -23,6 +23,7 @@ from .design import place
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, nominal_levels
 from .formats import FORMATS
 from .render import Renderer, RenderedScene
+from .report import summary_layer
 from .scene import SceneSpec, SourceSpec
 from .sensitivity import METRICS, paired_distances
 from .sources import SourceBank, as_bank
@@ -250,7 +251,7 @@ def sweep(encoder, renderer: Renderer, values: dict, factor: str, n_points: int 
                             sweep_config, bank, rng)
     audio = np.stack([renderer.render(spec).audio for spec in specs])
     embeddings = encoder.embed(audio, anchor.sample_rate)
-    layer = layer or ("all" if "all" in embeddings else list(embeddings)[-1])
+    layer = layer or summary_layer(embeddings)
     if layer not in embeddings:
         raise ValueError(f"layer must be one of {list(embeddings)}, got {layer!r}")
     rows = np.arange(len(specs))

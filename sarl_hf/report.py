@@ -88,12 +88,17 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def best_by_validation(per_layer: dict, item: str, metric: str) -> str:
+    """The layer whose ``per_layer[layer][item][metric]`` (a validation score) is highest;
+    a tie goes to the first, in model order."""
+    return max(per_layer, key=lambda layer: per_layer[layer][item][metric])
+
+
 def best_multisource(per_layer: dict) -> dict:
     """Per factor, the metrics of the layer with the best validation source accuracy."""
-    names = list(per_layer)
-    factors = per_layer[names[0]]
-    return {f: per_layer[max(names, key=lambda n: (
-        per_layer[n][f]["validation_source_accuracy"], -names.index(n)))][f] for f in factors}
+    factors = next(iter(per_layer.values()))
+    return {f: per_layer[best_by_validation(per_layer, f, "validation_source_accuracy")][f]
+            for f in factors}
 
 
 def _multisource_lines(results: dict) -> list[str]:
@@ -137,14 +142,15 @@ def _sensitivity_lines(results: dict) -> list[str]:
              "last.", "", "| encoder | format | " + " | ".join(factors) + " |",
              "|---|---|" + "---|" * len(factors)]
     for encoder, config, entry in rows:
-        layer = _sensitivity_layer(entry["sensitivity"])
+        layer = summary_layer(entry["sensitivity"])
         cells = [f"{entry['sensitivity'][layer][f]['ratio']:.3g}" for f in factors]
         lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _sensitivity_layer(per_layer: dict) -> str:
-    return "all" if "all" in per_layer else list(per_layer)[-1]
+def summary_layer(layers) -> str:
+    """The layer that stands for a whole encoder: ``all`` where it exists, else the last."""
+    return "all" if "all" in layers else list(layers)[-1]
 
 
 def _save(fig, path: Path) -> None:
@@ -189,8 +195,8 @@ def plots(results: dict, out: Path) -> list[Path]:
     with_sensitivity = [(e, c, x) for e, c, x in rows if "sensitivity" in x]
     if with_sensitivity:
         first = with_sensitivity[0][2]["sensitivity"]
-        factors = [f for f in TASK_NAMES if f in first[_sensitivity_layer(first)]]
-        grid = np.array([[x["sensitivity"][_sensitivity_layer(x["sensitivity"])][f]["ratio"]
+        factors = [f for f in TASK_NAMES if f in first[summary_layer(first)]]
+        grid = np.array([[x["sensitivity"][summary_layer(x["sensitivity"])][f]["ratio"]
                           for f in factors] for _, _, x in with_sensitivity])
         fig = Figure(figsize=(1.2 * len(factors) + 2, 0.5 * len(grid) + 1.5))
         ax = fig.subplots()
