@@ -35,8 +35,8 @@ import itertools
 import numpy as np
 
 from .factors import SOURCE_FACTORS
-from .probe import (GRID, SPLITS, check_inputs, linear_options, percentile_interval, resamples,
-                    standardised)
+from .probe import (GRID, SPLITS, check_inputs, chosen_alpha, linear_options,
+                    percentile_interval, regress_blocks, resamples, standardised)
 from .probe_backends import backend_functions
 
 #: Largest number of sources per scene the exhaustive assignment takes (6! = 720 orders).
@@ -185,16 +185,12 @@ def probe_multisource(embeddings: dict, sources: dict, num_classes: dict,
     data = standardised(embeddings)
     regress = backend_functions(backend)[1]
     options = linear_options(backend, data["train"], device)
-    predictions = regress(data["train"], np.concatenate([counts[f]["train"] for f in factors],
-                                                        1),
-                          [data["validation"], data["test"]], grid, **options)
-    ends = np.cumsum([num_classes[f] for f in factors])
-    return {f: _factor_result(f, levels, counts[f], [[p[0][:, end - num_classes[f]:end],
-                                                      p[1][:, end - num_classes[f]:end]]
-                                                     for p in predictions],
-                              num_classes[f], grid, n_boot, seed)
+    per_factor = regress_blocks(regress, data, [counts[f]["train"] for f in factors], grid,
+                                options)
+    return {f: _factor_result(f, levels, counts[f], predictions, num_classes[f], grid, n_boot,
+                              seed)
             | {f"n_{s}": len(embeddings[s]) for s in SPLITS}
-            for f, end in zip(factors, ends)}
+            for f, predictions in zip(factors, per_factor)}
 
 
 def _factor_result(factor, levels, counts, predictions, k, grid, n_boot, seed):
@@ -202,7 +198,7 @@ def _factor_result(factor, levels, counts, predictions, k, grid, n_boot, seed):
     truth = {s: levels[s][factor] for s in SPLITS}
     validation = [1 - level_errors(decode(p[0], num["validation"]), truth["validation"]).sum()
                   / num["validation"].sum() for p in predictions]
-    best = int(np.flatnonzero(np.isclose(validation, max(validation)))[-1])
+    best = chosen_alpha(validation)
     sectors = k if factor == "azimuth" else 0
     result = _scores(levels["test"], decode(predictions[best][1], num["test"]),
                      truth["test"], sectors, n_boot, seed)

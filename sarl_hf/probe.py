@@ -108,6 +108,26 @@ def macro_f1_resampled(truth, predicted, num_classes: int, index: np.ndarray) ->
     return f1.sum(1) / np.maximum((both > 0).sum(1), 1)
 
 
+def chosen_alpha(scores) -> int:
+    """Index of the grid value the protocol chooses from validation ``scores`` (higher is
+    better): the best score; ties (``np.isclose``) go to the stronger penalty, the later
+    value of the ascending grid."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return int(np.flatnonzero(np.isclose(scores, scores.max()))[-1])
+
+
+def regress_blocks(regress, data: dict, blocks: list, grid, options: dict) -> list:
+    """Fit blocks of regression targets (each (n_train, k)) as one ridge problem.
+
+    Returns, per block, per alpha, the (validation, test) predictions of its columns.
+    """
+    ends = np.cumsum([block.shape[1] for block in blocks])
+    predictions = regress(data["train"], np.concatenate(blocks, 1),
+                          [data["validation"], data["test"]], grid, **options)
+    return [[(p[0][:, end - block.shape[1]:end], p[1][:, end - block.shape[1]:end])
+             for p in predictions] for block, end in zip(blocks, ends)]
+
+
 def _check_classes(task, y: dict, num_classes: int) -> None:
     largest = max(int(y[s].max()) for s in SPLITS)
     if largest >= num_classes:
@@ -123,7 +143,7 @@ def _check_classes(task, y: dict, num_classes: int) -> None:
 def _classification(grid, validation, test, y, num_classes, n_boot, seed):
     """Metrics of one task from its predictions per alpha (validation and test)."""
     scores = [np.mean(p == y["validation"]) for p in validation]
-    best = int(np.flatnonzero(np.isclose(scores, max(scores)))[-1])
+    best = chosen_alpha(scores)
     predicted, truth = test[best], y["test"]
     correct = (predicted == truth).astype(float)
     majority = np.bincount(y["train"]).argmax()
@@ -143,8 +163,9 @@ def _classification(grid, validation, test, y, num_classes, n_boot, seed):
 
 def _regression(task, grid, validation, test, values, targets, n_boot, seed):
     """Metrics of one task from its regression predictions per alpha."""
-    errors = [task.regression_errors(p, values["validation"]).mean() for p in validation]
-    best = int(np.flatnonzero(np.isclose(errors, min(errors)))[-1])
+    errors = np.array([task.regression_errors(p, values["validation"]).mean()
+                       for p in validation])
+    best = chosen_alpha(-errors)
     test_errors = task.regression_errors(test[best], values["test"])
     constant = np.repeat(targets.mean(0, keepdims=True), len(values["test"]), axis=0)
     name = task.regression_metric
@@ -185,16 +206,11 @@ def _regress_all(chosen, data, labels, regress, grid, n_boot, seed, options):
         if not all(np.isfinite(v).all() for v in values[task.name].values()):
             raise ValueError(f"{task.value}: NaN or infinite values")
         targets[task.name] = task.regression_targets(values[task.name]["train"])
-    ends = np.cumsum([targets[t.name].shape[1] for t in chosen])
-    predictions = regress(data["train"], np.concatenate(list(targets.values()), 1),
-                          [data["validation"], data["test"]], grid, **options)
-    out = {}
-    for task, end in zip(chosen, ends):
-        columns = slice(end - targets[task.name].shape[1], end)
-        out[task.name] = _regression(task, grid, [p[0][:, columns] for p in predictions],
-                                     [p[1][:, columns] for p in predictions],
-                                     values[task.name], targets[task.name], n_boot, seed)
-    return out
+    per_task = regress_blocks(regress, data, [targets[t.name] for t in chosen], grid, options)
+    return {task.name: _regression(task, grid, [v for v, _ in predictions],
+                                   [t for _, t in predictions], values[task.name],
+                                   targets[task.name], n_boot, seed)
+            for task, predictions in zip(chosen, per_task)}
 
 
 def _fit_functions(model: str, backend: str):
