@@ -23,6 +23,17 @@ def _cell(metrics: dict, name: str, percent: bool | None = None) -> str:
     return f"{value:.3g} [{low:.3g}, {high:.3g}]"
 
 
+def _table_head(columns) -> list[str]:
+    """Header and rule of a Markdown table of encoder × format rows."""
+    columns = list(columns)
+    return ["| encoder | format | " + " | ".join(columns) + " |",
+            "|---|---|" + "---|" * len(columns)]
+
+
+def _table_row(encoder: str, config: str, cells) -> str:
+    return f"| {encoder} | {config} | " + " | ".join(cells) + " |"
+
+
 def _rows(results: dict):
     """(encoder, config, entry) for every probed pair."""
     for encoder, configs in results["encoders"].items():
@@ -40,11 +51,10 @@ def _mlp_lines(results: dict) -> list[str]:
         return []
     lines = ["", "Test accuracy (%) of the MLP probe (one hidden layer, same protocol), at "
              "the layer the linear probe chose on validation.", "",
-             "| encoder | format | " + " | ".join(TASK_NAMES) + " |",
-             "|---|---|" + "---|" * len(TASK_NAMES)]
+             *_table_head(TASK_NAMES)]
     for encoder, config, entry in rows:
         cells = [_cell(entry["mlp"][t], "accuracy") for t in TASK_NAMES]
-        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(encoder, config, cells))
     return lines
 
 
@@ -54,11 +64,10 @@ def markdown(results: dict) -> str:
     lines = ["# SARL results", "",
              "Test accuracy (%) of the linear probe with its bootstrap 95% interval, at the "
              "layer chosen on validation; chance is the most frequent train level.", "",
-             "| encoder | format | " + " | ".join(TASK_NAMES) + " |",
-             "|---|---|" + "---|" * len(TASK_NAMES)]
+             *_table_head(TASK_NAMES)]
     for encoder, config, entry in _rows(results):
         cells = [_cell(_best(entry, t), "accuracy") for t in TASK_NAMES]
-        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(encoder, config, cells))
     first = next(_rows(results), None)
     if first:
         chance = [f"{100 * _best(first[2], t)['chance_accuracy']:.1f}" for t in TASK_NAMES]
@@ -66,12 +75,10 @@ def markdown(results: dict) -> str:
     regression = [t for t in TASK_NAMES if TASKS[t].value]
     lines += ["", "Regression error of the exact value (lower is better; chance: the train "
               "mean as the prediction).", "",
-              "| encoder | format | " + " | ".join(
-                  f"{t} ({TASKS[t].regression_metric})" for t in regression) + " |",
-              "|---|---|" + "---|" * len(regression)]
+              *_table_head(f"{t} ({TASKS[t].regression_metric})" for t in regression)]
     for encoder, config, entry in _rows(results):
         cells = [_cell(_best(entry, t), TASKS[t].regression_metric) for t in regression]
-        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(encoder, config, cells))
     lines += ["", "Source-level against room-level information: mean of accuracy ÷ chance "
               "(at least one over the levels) over the tasks of each level.", "",
               "| encoder | format | source | room |", "|---|---|---|---|"]
@@ -111,8 +118,7 @@ def _multisource_lines(results: dict) -> list[str]:
              "(%), after the best assignment of decoded to true sources, with its interval "
              "and, in brackets, chance; at the layer best on validation (see "
              "`sarl_hf.multisource`).", "",
-             "| encoder | format | " + " | ".join(factors) + " | azimuth error (deg) |",
-             "|---|---|" + "---|" * (len(factors) + 1)]
+             *_table_head(factors + ["azimuth error (deg)"])]
     for encoder, config, best in rows:
         cells = [f"{_cell(best[f], 'source_accuracy', percent=True)} "
                  f"({100 * best[f]['chance_source_accuracy']:.1f})" for f in factors]
@@ -120,7 +126,7 @@ def _multisource_lines(results: dict) -> list[str]:
         cells.append(f"{_cell(azimuth, 'angular_error_deg')} "
                      f"({azimuth['chance_angular_error_deg']:.3g})"
                      if "angular_error_deg" in azimuth else "")
-        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(encoder, config, cells))
     return lines
 
 
@@ -139,12 +145,11 @@ def _sensitivity_lines(results: dict) -> list[str]:
     factors = [f for f in TASK_NAMES if f in present]  # the design's order, not the JSON's
     lines = ["", "Sensitivity (cosine): mean distance between one-factor variants ÷ mean "
              "distance between unrelated scenes, layer `all` where it exists, else the "
-             "last.", "", "| encoder | format | " + " | ".join(factors) + " |",
-             "|---|---|" + "---|" * len(factors)]
+             "last.", "", *_table_head(factors)]
     for encoder, config, entry in rows:
         layer = summary_layer(entry["sensitivity"])
         cells = [f"{entry['sensitivity'][layer][f]['ratio']:.3g}" for f in factors]
-        lines.append(f"| {encoder} | {config} | " + " | ".join(cells) + " |")
+        lines.append(_table_row(encoder, config, cells))
     return lines
 
 
