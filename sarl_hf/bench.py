@@ -9,21 +9,21 @@ missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from .corpus import atomic_write
 from .embed import embed_corpus, load_embeddings
 from .encoders import load_encoder
 from .factors import SOURCE_FACTORS, FactorConfig
+from .files import atomic_write, json_digest
 from .generate import CorpusPlan, generate
 from .multisource import probe_multisource
-from .probe import GRID, PROTOCOL_VERSION, SPLITS, probe
+from .probe import GRID, PROTOCOL_VERSION, probe
 from .report import best_by_validation, write_report
 from .sensitivity import sensitivity_from_cache
+from .splits import SPLITS
 from .tasks import TASK_NAMES, TASKS
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
@@ -47,14 +47,12 @@ def _cached(path: Path, compute):
     if path.exists():
         return json.loads(path.read_text())
     text = json.dumps(compute(), default=_json_default)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, text)
     return json.loads(text)
 
 
 def _settings_key(**settings) -> str:
-    text = json.dumps(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION,
-                           cache=CACHE_FORMAT), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json_digest(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION, cache=CACHE_FORMAT))
 
 
 def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,

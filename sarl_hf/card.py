@@ -11,7 +11,7 @@ from huggingface_hub import DatasetCardData
 from . import __version__
 from .dataset import EXACT_COLUMNS, corpus_features
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
-from .scene import SPLITS
+from .splits import SPLITS
 
 LICENSE = "cc-by-4.0"
 FORMAT_NOTES = {

@@ -12,8 +12,8 @@ from .factors import FactorConfig
 from .formats import FORMATS
 from .generate import CorpusPlan, generate, label_rows
 from .render import MODES, Renderer
-from .scene import SPLITS
 from .sources import BANK_NAMES, bank_from_name
+from .splits import SPLITS
 
 
 def _formats(text: str) -> list[str]:
@@ -169,12 +169,11 @@ def _add_embed(sub):
 
 
 def _run_embed(args) -> int:
+    import torch
     from accelerate import PartialState
 
     from .embed import embed_corpus
     from .encoders import load_encoder
-
-    import torch
 
     # processes started by `accelerate launch` (or torchrun) on CPUs use gloo
     state = PartialState(cpu=args.device == "cpu" or not torch.cuda.is_available())

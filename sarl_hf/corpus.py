@@ -10,49 +10,18 @@ skips what is done and an interrupted run loses nothing.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from scipy.io import wavfile
 from tqdm.auto import tqdm
 
 from .design import design
 from .factors import FACTORS, FactorConfig
+from .files import atomic_write, remove_partial_files, wav_bytes, write_json
 from .render import Renderer
 from .scene import SceneSpec
-from .sources import SPLITS
-
-
-PARTIAL_SUFFIX = ".part"
-
-
-def _default_file_mode() -> int:
-    """The mode ``open()`` gives a new file under the process's umask (0o644 under 022)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result to ``path``, which gets the usual
-    permissions of a new file (``mkstemp``'s temporary files are private, 0o600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_bytes(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, indent=1).encode()
+from .splits import SPLITS
 
 
 def corpus_specs(sizes: dict, seed: int, factors: FactorConfig, bank, **kwargs
@@ -65,14 +34,14 @@ def corpus_specs(sizes: dict, seed: int, factors: FactorConfig, bank, **kwargs
 
 def _check_run_file(out: Path, description: dict) -> None:
     path = out / "corpus.json"
-    description = json.loads(_json_bytes(description))  # as it reads back (lists, not tuples)
+    description = json.loads(json.dumps(description))  # as it reads back (lists, not tuples)
     if path.exists():
         found = json.loads(path.read_text())
         if found != description:
             raise ValueError(f"{out} holds a corpus made with other arguments "
                              f"({path}); use another --out or remove it")
     else:
-        atomic_write(path, lambda tmp: Path(tmp).write_bytes(_json_bytes(description)))
+        write_json(path, description)
 
 
 def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Renderer,
@@ -99,8 +68,7 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
     """
     out = Path(out)
     _check_run_file(out, description or {})
-    for stray in out.glob(f"**/.*{PARTIAL_SUFFIX}"):  # left by an interrupted run
-        stray.unlink()
+    remove_partial_files(out)  # left by an interrupted run
     rows = []
     jobs = [(fmt, spec) for fmt in formats for spec in specs]
     for fmt, spec in tqdm(jobs, desc="rendering", unit="scene", disable=not progress):
@@ -111,11 +79,9 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
         reused = record is not None and record["spec"] == spec.to_dict() and wav_path.exists()
         if not reused:
             scene = renderer.render(spec)
-            # scipy writes no PEAK chunk (libsndfile's holds a timestamp): same seed, same bytes
-            atomic_write(wav_path, lambda tmp: wavfile.write(tmp, scene.sample_rate,
-                                                             scene.audio.T))
+            atomic_write(wav_path, wav_bytes(scene.audio, scene.sample_rate))
             record = {"spec": spec.to_dict(), "labels": scene.labels}
-            atomic_write(json_path, lambda tmp: Path(tmp).write_bytes(_json_bytes(record)))
+            write_json(json_path, record)
         rows.append(dict(record["labels"], channel_format=fmt, split=spec.split,
                          path=str(wav_path), reused=reused))
     return rows

@@ -29,10 +29,12 @@ from scipy.io import wavfile
 from .captions import caption
 from .design import design
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
+from .files import wav_bytes
 from .formats import FORMATS
-from .render import Renderer, RenderedScene
-from .scene import SPLITS, SceneSpec
+from .render import RenderedScene, Renderer
+from .scene import SceneSpec
 from .sources import SourceBank, as_bank
+from .splits import SPLITS
 from .variants import sensitivity_design
 
 SPECIAL_CONFIGS = ("multisource", "sensitivity")
@@ -156,13 +158,6 @@ def corpus_features(factors: FactorConfig | None = None, classes=(),
     return Features(columns)
 
 
-def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Float32 WAV bytes of ``audio`` (channels, samples); no timestamp, so same bytes."""
-    buffer = io.BytesIO()
-    wavfile.write(buffer, sample_rate, np.ascontiguousarray(np.asarray(audio, np.float32).T))
-    return buffer.getvalue()
-
-
 def audio_array(value) -> np.ndarray:
     """Samples (channels, samples), float32, of an ``audio`` value in any of its forms.
 
@@ -183,7 +178,7 @@ def scene_example(scene: RenderedScene, bank_name: str) -> dict:
     """The row of a rendered scene (before ``Features.encode_example``)."""
     labels, spec = scene.labels, scene.spec
     row = {"scene_id": spec.scene_id, "channel_format": spec.channel_format,
-           "audio": {"bytes": encode_wav(scene.audio, scene.sample_rate),
+           "audio": {"bytes": wav_bytes(scene.audio, scene.sample_rate),
                      "path": f"{spec.scene_id}.wav"}}
     row.update({f: labels[f] for f in FACTORS})
     row.update({name: float(labels[name]) for name in EXACT_COLUMNS})

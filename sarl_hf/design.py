@@ -15,8 +15,9 @@ import numpy as np
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, balanced_levels
 from .formats import FORMATS
 from .rooms import contains, eyring_absorption, floor_polygon, segments_blocked
-from .scene import SPLITS, ListenerSpec, RoomSpec, SceneSpec, SourceSpec
+from .scene import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
 from .sources import SourceBank, as_bank
+from .splits import SPLITS
 
 _CANDIDATES = 256  # listener positions tried at once in one room
 _SLACK_M = 1e-3  # headroom over the lowest legal ceiling

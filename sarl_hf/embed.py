@@ -21,7 +21,6 @@ whatever the number of processes, so the result equals a single-process run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +30,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .corpus import atomic_write
 from .dataset import audio_array
+from .files import atomic_write, json_digest, sha256_file, write_json
 from .formats import FORMATS
-from .generate import sha256_of
-from .scene import SPLITS
+from .splits import SPLITS
 
 LAYER_PREFIX = "layer:"
 SUCCESS = "_SUCCESS.json"
@@ -51,8 +49,7 @@ def corpus_fingerprint(corpus, config: str) -> str:
                if r["config"] == config]
     if not records:
         raise ValueError(f"{corpus} has no config {config!r}")
-    text = json.dumps(sorted((r["path"], r["sha256"]) for r in records))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json_digest(sorted((r["path"], r["sha256"]) for r in records))
 
 
 def cache_dir(cache, encoder, corpus, config: str) -> Path:
@@ -139,8 +136,7 @@ def embed_corpus(encoder, corpus, config: str, cache, splits=SPLITS, batch_size:
     channel_format = channel_format or config
     if process_index == 0:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "encoder.json", lambda tmp: Path(tmp).write_text(
-            json.dumps(encoder.settings(), sort_keys=True, indent=1, default=str)))
+        write_json(folder / "encoder.json", encoder.settings(), default=str)
     report = EmbedReport(folder, [], [])
     todo = []
     for split in splits:
@@ -186,9 +182,8 @@ def _mark_complete(split_dir: Path, shards: list[Path]) -> None:
     missing = [p.name for p in parts if not p.exists()]
     if missing:
         raise RuntimeError(f"{split_dir}: parts missing after embedding: {missing}")
-    record = {"parts": [{"name": p.name, "sha256": sha256_of(p)} for p in parts]}
-    atomic_write(split_dir / SUCCESS, lambda tmp: Path(tmp).write_text(
-        json.dumps(record, sort_keys=True, indent=1)))
+    record = {"parts": [{"name": p.name, "sha256": sha256_file(p)} for p in parts]}
+    write_json(split_dir / SUCCESS, record)
 
 
 def load_embeddings(folder, config: str, split: str, layer: str | None = None,

@@ -22,7 +22,7 @@ import numpy as np
 from .design import place
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, nominal_levels
 from .formats import FORMATS
-from .render import Renderer, RenderedScene
+from .render import RenderedScene, Renderer
 from .report import summary_layer
 from .scene import SceneSpec, SourceSpec
 from .sensitivity import METRICS, paired_distances
@@ -329,11 +329,11 @@ def write_wav(scene: RenderedScene, path) -> float:
     The same scene gives the same bytes (no time stamp in the header, unlike libsndfile's
     PEAK chunk). Returns the gain applied (1.0 unless the peak exceeded 0.99).
     """
-    from .dataset import encode_wav
+    from .files import wav_bytes
 
     peak = float(np.abs(scene.audio).max())
     gain = 1.0 if peak <= 0.99 else 0.99 / peak
-    Path(path).write_bytes(encode_wav(scene.audio * np.float32(gain), scene.sample_rate))
+    Path(path).write_bytes(wav_bytes(scene.audio * np.float32(gain), scene.sample_rate))
     return gain
 
 

@@ -20,7 +20,6 @@ rebuilt. The card and manifest are written when every shard is done.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import threading
@@ -34,14 +33,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .corpus import PARTIAL_SUFFIX, atomic_write
-from .dataset import (CONFIGS, corpus_features, chunks, config_specs, scene_example,
-                      split_sizes)
+from .dataset import CONFIGS, chunks, config_specs, corpus_features, scene_example, split_sizes
 from .factors import FactorConfig
+from .files import atomic_write, remove_partial_files, sha256_file, write_json
 from .formats import FORMATS
 from .render import MODES, Renderer
-from .scene import SPLITS, SceneSpec
+from .scene import SceneSpec
 from .sources import SourceBank
+from .splits import SPLITS
 
 ROWS_PER_GROUP = 16  # parquet row group: small enough to stream the first rows fast
 
@@ -163,14 +162,6 @@ def shard_jobs(plan: CorpusPlan, bank: SourceBank) -> tuple[list[ShardJob], dict
     return jobs, specs
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_shard(path: Path, specs: list[SceneSpec], renderer: Renderer, features,
                 on_scene=lambda: None) -> None:
     """Render ``specs`` into one parquet file, a row group at a time (flat memory)."""
@@ -194,7 +185,7 @@ def _shard_record(out: Path, job: ShardJob) -> dict:
     path = out / job.path
     return {"path": job.path, "config": job.config, "split": job.split,
             "num_rows": job.stop - job.start, "num_bytes": path.stat().st_size,
-            "sha256": sha256_of(path)}
+            "sha256": sha256_file(path)}
 
 
 def run_job(out: str, plan_dict: dict, bank: SourceBank, job: ShardJob, spec_dicts: list,
@@ -213,8 +204,7 @@ def run_job(out: str, plan_dict: dict, bank: SourceBank, job: ShardJob, spec_dic
     specs = [SceneSpec.from_dict(d) for d in spec_dicts]
     write_shard(Path(out) / job.path, specs, renderer, features, on_scene)
     record = _shard_record(Path(out), job)
-    atomic_write(Path(out) / job.record_path,
-                 lambda tmp: Path(tmp).write_text(json.dumps(record, sort_keys=True, indent=1)))
+    write_json(Path(out) / job.record_path, record)
     return record
 
 
@@ -240,7 +230,7 @@ def job_is_done(out: Path, job: ShardJob, verify: bool = True) -> bool:
         warnings.warn(f"{job.path} is missing although it was recorded; rebuilding it")
         return False
     if path.stat().st_size != record["num_bytes"] or (verify and
-                                                      sha256_of(path) != record["sha256"]):
+                                                      sha256_file(path) != record["sha256"]):
         warnings.warn(f"{job.path} is corrupt (its checksum differs from the record); "
                       "rebuilding it")
         return False
@@ -260,8 +250,7 @@ def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
         return
     if out.exists() and any(out.iterdir()) and not (out / ".sarl").exists():
         raise ValueError(f"{out} is not empty and holds no SARL corpus; use an empty folder")
-    atomic_write(path, lambda tmp: Path(tmp).write_text(
-        json.dumps(plan.to_dict(), sort_keys=True, indent=1)))
+    write_json(path, plan.to_dict())
 
 
 @dataclass
@@ -363,8 +352,7 @@ def generate(out, plan: CorpusPlan, bank: SourceBank, *, num_proc: int = 1,
     out = Path(out)
     start = time.perf_counter()
     check_plan(out, plan, resume)
-    for stray in out.glob(f"**/.*{PARTIAL_SUFFIX}"):  # left by an interrupted run
-        stray.unlink()
+    remove_partial_files(out)  # left by an interrupted run
     jobs, specs = shard_jobs(plan, bank)
     mine = [job for j, job in enumerate(jobs) if j % num_shards == shard_index]
     report = GenerateReport()
@@ -391,10 +379,8 @@ def finalise(out: Path, plan: CorpusPlan, bank: SourceBank, jobs: list[ShardJob]
 
     records = [_read_record(out, job) for job in jobs]
     manifest = {"plan": plan.to_dict(), "files": records}
-    atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(
-        json.dumps(manifest, sort_keys=True, indent=1)))
-    card = dataset_card(plan, bank, records)
-    atomic_write(out / "README.md", lambda tmp: Path(tmp).write_text(card))
+    write_json(out / "manifest.json", manifest)
+    atomic_write(out / "README.md", dataset_card(plan, bank, records))
 
 
 SUMMARY_COLUMNS = ("channel_format", "azimuth", "elevation", "distance", "class", "rt60",

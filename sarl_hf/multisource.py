@@ -35,9 +35,10 @@ import itertools
 import numpy as np
 
 from .factors import SOURCE_FACTORS
-from .probe import (GRID, SPLITS, check_inputs, chosen_alpha, linear_options,
-                    percentile_interval, regress_blocks, resamples, standardised)
+from .probe import (GRID, check_inputs, chosen_alpha, linear_options, percentile_interval,
+                    regress_blocks, resamples, standardised)
 from .probe_backends import backend_functions
+from .splits import SPLITS
 
 #: Largest number of sources per scene the exhaustive assignment takes (6! = 720 orders).
 MAX_SOURCES = 6

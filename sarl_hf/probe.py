@@ -18,11 +18,11 @@ import numpy as np
 from .probe_backends import backend_functions, principal_basis
 from .probe_mlp import HIDDEN as MLP_HIDDEN
 from .probe_mlp import mlp_classify, mlp_regress
+from .splits import SPLITS
 from .tasks import TASK_NAMES, get_task
 
 #: L2 strengths tried (scikit-learn's ``alpha``; ``C = 1 / alpha`` for the classifier).
 GRID = tuple(float(a) for a in np.logspace(-2, 5, 10))
-SPLITS = ("train", "validation", "test")
 #: Version of the fits' implementation, part of the key of stored probe results: bump it
 #: when a change can move the numbers a fit gives.
 PROTOCOL_VERSION = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .generate import sha256_of
+from .files import sha256_file
 
 #: What goes to the Hub: the card, the manifest and the data files (not ``.sarl/``).
 PUBLISHED_PATTERNS = ("README.md", "manifest.json", "data/*/*.parquet")
@@ -28,7 +28,7 @@ def verify_corpus(folder) -> list[dict]:
         path = folder / record["path"]
         if not path.is_file():
             raise ValueError(f"{record['path']} is listed in manifest.json but missing")
-        if sha256_of(path) != record["sha256"]:
+        if sha256_file(path) != record["sha256"]:
             raise ValueError(f"{record['path']} does not match its checksum in manifest.json")
     extra = sorted(str(p.relative_to(folder)) for p in folder.glob("data/*/*.parquet")
                    if str(p.relative_to(folder)) not in listed)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import atomic_write
 from .factors import SOURCE_FACTORS
+from .files import atomic_write, write_json
 from .tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
 
 
@@ -165,7 +165,9 @@ def _save(fig, path: Path) -> None:
 
 def plots(results: dict, out: Path) -> list[Path]:
     """Write ``accuracy.png``, ``layers.png`` and (with sensitivity) ``sensitivity.png``."""
-    from matplotlib.figure import Figure  # no pyplot: no global figure state, thread-safe
+    from matplotlib.figure import (
+        Figure,  # no pyplot: no global figure state, thread-safe
+    )
 
     rows = list(_rows(results))
     written = []
@@ -221,10 +223,9 @@ def write_report(out, results: dict, json_default=None) -> list[Path]:
     written. ``json_default`` converts what JSON cannot hold (as in ``json.dumps``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(results, indent=1, default=json_default)  # keys in their order
-    atomic_write(out / "results.json", lambda tmp: Path(tmp).write_text(data))
-    text = markdown(results)
-    atomic_write(out / "results.md", lambda tmp: Path(tmp).write_text(text))
+    write_json(out / "results.json", results, sort_keys=False,  # keys in their order
+               default=json_default)
+    atomic_write(out / "results.md", markdown(results))
     return [out / "results.json", out / "results.md"] + plots(results, out)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .formats import FORMATS, unit_vector
 from .rooms import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
                     surface_area)
-from .sources import SPLITS
+from .splits import SPLITS
 
 WALL_CLEARANCE_M = 0.1  # the smallest distance of a source or the listener to a surface
 

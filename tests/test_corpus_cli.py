@@ -383,7 +383,7 @@ def test_missing_recordings_folder_is_a_clear_error(tmp_path):
 
 
 def test_atomic_write_gives_the_usual_file_permissions(tmp_path):
-    from sarl_hf.corpus import atomic_write
+    from sarl_hf.files import atomic_write
 
     saved = os.umask(0o022)
     try:

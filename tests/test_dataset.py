@@ -21,7 +21,8 @@ from datasets import Audio
 from sarl_hf.captions import class_phrase
 from sarl_hf.dataset import audio_array, config_specs, split_sizes, stream
 from sarl_hf.factors import FACTORS, FactorConfig
-from sarl_hf.generate import CorpusPlan, generate, sha256_of
+from sarl_hf.files import sha256_file as sha256_of
+from sarl_hf.generate import CorpusPlan, generate
 from sarl_hf.render import direction_of
 from sarl_hf.scene import SceneSpec
 from sarl_hf.sources import ProceduralBank

@@ -14,7 +14,8 @@ import pytest
 from sarl_hf.dataset import split_sizes
 from sarl_hf.embed import SUCCESS, cache_dir, embed_corpus, load_embeddings
 from sarl_hf.encoders.hf import TransformersEncoder
-from sarl_hf.generate import CorpusPlan, generate, sha256_of
+from sarl_hf.files import sha256_file as sha256_of
+from sarl_hf.generate import CorpusPlan, generate
 from sarl_hf.sources import ProceduralBank
 from test_corpus_cli import run_cli
 from tiny_models import save_tiny

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import hashlib
-import json
 
 import numpy as np
+
+from ..files import json_digest
 
 POLICIES = ("downmix", "per_channel_concat", "native")  # and "channel:K"
 
@@ -149,8 +149,7 @@ class Encoder(abc.ABC):
 
     def fingerprint(self) -> str:
         """A digest of ``settings()``: same fingerprint, same embeddings."""
-        text = json.dumps(self.settings(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return json_digest(self.settings())
 
     def _route(self, scene: np.ndarray) -> list[np.ndarray]:
         """The signals one scene becomes under the channel policy."""

@@ -18,7 +18,6 @@ long as the module treats clips independently.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 import importlib.metadata
 import types
@@ -27,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from sarl_hf.encoders.base import Encoder
-from sarl_hf.encoders.packaged import (check_positive_int, distribution_version,
-                                       file_sha256, state_dict_sha256)
+from sarl_hf.encoders.packaged import (check_positive_int, distribution_version, file_sha256,
+                                       state_dict_digest)
+from sarl_hf.files import files_digest
 
 REQUIRED = ("load_model", "get_scene_embeddings")
 
@@ -77,10 +77,9 @@ def weights_digest(model_file: Path | None, model) -> str | None:
         return file_sha256(model_file)
     if model_file is not None and model_file.is_dir():
         files = sorted(p for p in model_file.rglob("*") if p.is_file())
-        text = ";".join(f"{p.relative_to(model_file)}:{file_sha256(p)}" for p in files)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return files_digest(files, model_file, file_sha256)
     if hasattr(model, "state_dict"):
-        return state_dict_sha256(model)
+        return state_dict_digest(model)
     return None
 
 

@@ -20,13 +20,13 @@ the rest of its batch.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from ..files import files_digest
 from .base import Encoder
 
 WAVEFORM_TYPES = ("wav2vec2", "wav2vec2-conformer", "hubert", "wavlm", "data2vec-audio",
@@ -42,12 +42,9 @@ def _weights_digest(model_id: str, revision: str | None) -> str:
     folder = Path(model_id)
     if not folder.is_dir():
         return revision or "main"
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*")):
-        if path.suffix in (".safetensors", ".bin", ".json"):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    weights = [p for p in sorted(folder.glob("*"))
+               if p.suffix in (".safetensors", ".bin", ".json")]
+    return files_digest(weights, folder)[:16]
 
 
 def _pool(frames, valid: int, pooling: str):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import sha256_file
 
 POOLINGS = ("mean", "mean+std")
 
@@ -77,27 +78,25 @@ def distribution_version(name: str) -> str | None:
 
 
 def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (hex), cached by path, size and modification time."""
+    """:func:`sarl_hf.files.sha256_file` of a weight file, remembered per path, size and
+    modification time (a fingerprint asks for it often; the file is read once)."""
     path = Path(path).resolve()
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _SHA_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _SHA_CACHE[key] = digest.hexdigest()
+        _SHA_CACHE[key] = sha256_file(path)
     return _SHA_CACHE[key]
 
 
-def state_dict_sha256(module) -> str:
-    """sha256 over a torch module's parameters and buffers (names, dtypes, shapes, bytes)."""
+def state_dict_digest(module) -> str:
+    """sha256 (hex) over a torch module's state dict: each name and its tensor's bytes, in
+    name order (any dtype, bfloat16 included)."""
     import torch
 
     digest = hashlib.sha256()
-    for key, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
         flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{key}:{flat.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(flat.view(dtype=torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 

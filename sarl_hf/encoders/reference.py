@@ -15,7 +15,6 @@ encoder should beat on its own ground (see ``model_cards/sarl-logmel`` and
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
 import numpy as np
@@ -24,6 +23,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedMode
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .base import Encoder
+from .packaged import state_dict_digest
 from .reference_models import (LAYOUTS, SarlLogMelConfig, SarlLogMelModel, SarlReferenceOutput,
                                SarlSpatialConfig, SarlSpatialModel)
 
@@ -76,15 +76,6 @@ def load_model(model_or_path, model_class: type[PreTrainedModel]) -> tuple[PreTr
     return model.requires_grad_(False).eval(), source
 
 
-def weights_digest(model: torch.nn.Module) -> str:
-    """sha256 (16 hex digits) of every state-dict tensor, in name order."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def pad_batch(signals: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Zero-pad signals on the right into one batch.
 
@@ -132,7 +123,7 @@ class _ReferenceEncoder(Encoder):
                if f.name not in BASE_CONFIG_FIELDS]
         return {**super().settings(), "model_type": config.model_type,
                 "config": {name: getattr(config, name) for name in own},
-                "weights": weights_digest(self.model), **self._forward_kwargs()}
+                "weights": state_dict_digest(self.model)[:16], **self._forward_kwargs()}
 
     def _check_counts(self, signals: list[np.ndarray]) -> None:
         counts = sorted({s.shape[0] for s in signals})

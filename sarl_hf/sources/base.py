@@ -10,7 +10,8 @@ from typing import Mapping
 import numpy as np
 import pyloudnorm
 
-SPLITS = ("train", "validation", "test")
+from ..splits import SPLITS
+
 TARGET_RMS_DBFS = -26.0
 #: Integrated loudness (ITU-R BS.1770, LUFS) of the clips of loudness-normalised banks.
 TARGET_LOUDNESS_LUFS = -26.0

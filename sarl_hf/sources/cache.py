@@ -17,12 +17,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 from scipy.io import wavfile
+
+from ..files import atomic_write, json_digest, wav_bytes
 
 CACHE_ENV = "SARL_CACHE"
 MANIFEST = "manifest.json"
@@ -36,37 +37,9 @@ def default_cache_root() -> Path:
 
 
 def params_digest(params: Mapping[str, Any], length: int = 16) -> str:
-    """First ``length`` hex digits of the sha256 of ``params`` as canonical JSON."""
-    text = json.dumps(params, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Bytes of a float32 mono WAV file.
-
-    Parameters
-    ----------
-    audio : np.ndarray
-        (samples,) signal.
-    sample_rate : int
-        Sample rate in Hz.
-    """
-    buffer = io.BytesIO()
-    wavfile.write(buffer, int(sample_rate), np.asarray(audio, dtype=np.float32))
-    return buffer.getvalue()
+    """First ``length`` hex digits of the sha256 of ``params`` as compact canonical JSON
+    (the separators name every existing cache folder, so they stay)."""
+    return json_digest(params, length, separators=(",", ":"))
 
 
 class ClipCache:
@@ -136,7 +109,7 @@ class ClipCache:
         """
         data = wav_bytes(audio, sample_rate)
         path = self.path(clip_id)
-        write_atomic(path, data)
+        atomic_write(path, data)
         self._entries[clip_id] = {"file": path.relative_to(self.folder).as_posix(),
                                   "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -150,4 +123,4 @@ class ClipCache:
         self._entries = merged
         text = json.dumps({"params": self.params, "clips": dict(sorted(merged.items()))},
                           indent=1, sort_keys=True)
-        write_atomic(self.folder / MANIFEST, text.encode("utf-8"))
+        atomic_write(self.folder / MANIFEST, text)

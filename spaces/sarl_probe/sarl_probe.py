@@ -14,7 +14,7 @@ import numpy as np
 
 from sarl_hf.factors import FactorConfig
 from sarl_hf.factors import nominal_levels
-from sarl_hf.probe import SPLITS
+from sarl_hf.splits import SPLITS
 from sarl_hf.probe import probe
 from sarl_hf.tasks import TASK_NAMES
 from sarl_hf.tasks import get_task

@@ -1,0 +1,117 @@
+"""Files every stage writes and checks: one atomic writer, one file hash, one JSON digest,
+one WAV encoder.
+
+A file is written to a hidden temporary name in its own folder (``.<name>.<random>.part``)
+and renamed into place, so a reader never sees half a file and an interrupted run leaves
+only ``.part`` files, which :func:`remove_partial_files` clears before a rerun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.io import wavfile
+
+__all__ = ["PARTIAL_SUFFIX", "atomic_write", "write_json", "remove_partial_files",
+           "sha256_file", "files_digest", "json_digest", "wav_bytes"]
+
+#: Suffix of the temporary files :func:`atomic_write` renames into place.
+PARTIAL_SUFFIX = ".part"
+
+
+def _default_file_mode() -> int:
+    """The mode ``open()`` gives a new file under the process's umask (0o644 under 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path, content) -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it.
+
+    Parameters
+    ----------
+    path : str or Path
+    content : bytes, str or callable
+        The bytes or text (UTF-8) to write, or ``write(tmp_path)``, a function that
+        writes the file at ``tmp_path``.
+
+    The file gets the usual permissions of a new file (``mkstemp``'s temporary files are
+    private, 0o600); on any error the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
+    os.close(fd)
+    try:
+        if callable(content):
+            content(tmp)
+        else:
+            Path(tmp).write_bytes(content.encode() if isinstance(content, str) else content)
+        os.chmod(tmp, _default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, value, *, sort_keys: bool = True, indent: int | None = 1,
+               default=None) -> None:
+    """Write ``value`` as JSON to ``path`` atomically (``json.dumps`` arguments)."""
+    atomic_write(path, json.dumps(value, sort_keys=sort_keys, indent=indent, default=default))
+
+
+def remove_partial_files(folder) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_write` left below ``folder``."""
+    found = sorted(Path(folder).glob(f"**/.*{PARTIAL_SUFFIX}"))
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
+
+
+def sha256_file(path) -> str:
+    """sha256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_digest(paths, root, file_hash=sha256_file) -> str:
+    """sha256 (hex) over the paths (relative to ``root``) and hashes of several files, in
+    the order given: one digest for a folder of weights."""
+    entries = [[Path(p).relative_to(root).as_posix(), file_hash(p)] for p in paths]
+    return json_digest(entries, length=64)
+
+
+def json_digest(value, length: int = 16, separators=None) -> str:
+    """The first ``length`` hex digits of the sha256 of ``value`` as canonical JSON (keys
+    sorted; values JSON cannot hold as their ``str``). ``separators`` as in ``json.dumps``.
+
+    >>> json_digest({"b": 1, "a": [1, 2]})
+    '3813f9409eb0095b'
+    """
+    text = json.dumps(value, sort_keys=True, default=str, separators=separators)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Float32 WAV bytes of a signal; no timestamp chunk, so equal samples, equal bytes.
+
+    Parameters
+    ----------
+    audio : ndarray, shape (channels, samples) or (samples,)
+    sample_rate : int
+        Hz.
+    """
+    buffer = io.BytesIO()
+    samples = np.asarray(audio, np.float32)
+    wavfile.write(buffer, int(sample_rate), np.ascontiguousarray(samples.T))
+    return buffer.getvalue()
