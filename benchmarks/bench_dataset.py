@@ -7,7 +7,7 @@ Measures, in one run and on the same scenes (4 s at 16 kHz):
 - generation, scenes/s: ``sarl generate`` with 1 and 2 processes, against what a user of
   ``datasets`` would otherwise write: ``Dataset.from_generator(...)`` over the same
   rendered rows, then ``to_parquet`` (one process, through the Arrow cache);
-- time to the first example: ``sarl_hf.dataset.stream`` (renders on the fly) and
+- time to the first example: ``sarl_hf.corpus.schema.stream`` (renders on the fly) and
   ``load_dataset(folder, streaming=True)``, against ``load_dataset(folder)`` without
   streaming (which prepares the whole config first);
 - resident memory of a process that generates, and of one that streams, a corpus and
@@ -44,7 +44,7 @@ class Peak(threading.Thread):
             time.sleep(0.005)
 """
 GENERATE_RSS = RSS_SAMPLER + """
-from sarl_hf.generate import CorpusPlan, generate
+from sarl_hf.corpus.generation import CorpusPlan, generate
 from sarl_hf.sources import ProceduralBank
 bank = ProceduralBank()
 plan = CorpusPlan(scenes=int(sys.argv[2]), formats=sys.argv[3].split(","),
@@ -58,7 +58,7 @@ print(json.dumps([before, peak.peak]))
 """
 STREAM_RSS = RSS_SAMPLER + """
 from datasets import Audio
-from sarl_hf.dataset import stream
+from sarl_hf.corpus.schema import stream
 ds = stream(sys.argv[3].split(",")[-1], "train", int(sys.argv[2]))
 ds = ds.cast_column("audio", Audio(decode=False))
 rows = iter(ds)
@@ -78,7 +78,7 @@ def _python(code: str, *args) -> list:
 
 
 def _plan(scenes, formats):
-    from sarl_hf.generate import CorpusPlan
+    from sarl_hf.corpus.generation import CorpusPlan
     from sarl_hf.sources import ProceduralBank
 
     bank = ProceduralBank()
@@ -89,9 +89,9 @@ def _plan(scenes, formats):
 def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=True):
     import datasets
 
-    from sarl_hf.dataset import corpus_features, scene_example
-    from sarl_hf.generate import generate, shard_jobs
-    from sarl_hf.render import Renderer
+    from sarl_hf.acoustics.render import Renderer
+    from sarl_hf.corpus.generation import generate, shard_jobs
+    from sarl_hf.corpus.schema import corpus_features, scene_example
 
     plan, bank = _plan(scenes, formats)
     rates = {}
@@ -105,7 +105,7 @@ def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=Tr
     flat = [spec.to_dict() for key in specs for spec in specs[key]]
 
     def rows(spec_dicts):
-        from sarl_hf.scene import SceneSpec
+        from sarl_hf.scene.spec import SceneSpec
 
         renderer = Renderer(bank=bank)
         for d in spec_dicts:
@@ -123,7 +123,7 @@ def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=Tr
 def bench_first_example(folder: Path, config: str, n: int):
     import datasets
 
-    from sarl_hf.dataset import stream
+    from sarl_hf.corpus.schema import stream
 
     times = {}
     start = time.perf_counter()

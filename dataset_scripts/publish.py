@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sarl_hf.publish import publish
+from sarl_hf.corpus.upload import publish
 
 
 def main(argv=None) -> int:

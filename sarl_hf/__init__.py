@@ -10,13 +10,13 @@ multichannel audio with exact labels.
 (4, 64000)
 """
 
-from .design import design
-from .factors import FACTORS, FactorConfig
-from .formats import FORMATS, make_format
-from .render import RenderedScene, Renderer
-from .scene import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
+from .acoustics.formats import FORMATS, make_format
+from .acoustics.render import RenderedScene, Renderer
+from .scene.balanced import design
+from .scene.factors import FACTORS, FactorConfig
+from .scene.spec import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
+from .scene.variants import sensitivity_design
 from .sources import DatasetBank, FolderBank, ProceduralBank
-from .variants import sensitivity_design
 
 __version__ = "0.1.0"
 __all__ = ["design", "sensitivity_design", "FactorConfig", "FACTORS", "FORMATS",

@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from .corpus import corpus_specs, format_summary, render_corpus, summarise
-from .factors import FactorConfig
-from .formats import FORMATS
-from .generate import CorpusPlan, generate, label_rows
-from .render import MODES, Renderer
+from .acoustics.formats import FORMATS
+from .acoustics.render import MODES, Renderer
+from .corpus.generation import CorpusPlan, generate, label_rows
+from .corpus.wav_folder import corpus_specs, format_summary, render_corpus, summarise
+from .scene.factors import FactorConfig
 from .sources import BANK_NAMES, bank_from_name
 from .splits import SPLITS
 
@@ -172,7 +172,7 @@ def _run_embed(args) -> int:
     import torch
     from accelerate import PartialState
 
-    from .embed import embed_corpus
+    from .embeddings.cache import embed_corpus
     from .encoders import load_encoder
 
     # processes started by `accelerate launch` (or torchrun) on CPUs use gloo
@@ -230,7 +230,7 @@ def _add_bench(sub):
 
 
 def _run_bench(args) -> int:
-    from .bench import run_bench
+    from .results.bench import run_bench
 
     if args.sensitivity_anchors == 1:
         raise ValueError("--sensitivity-anchors must be 0 or at least 2 (distances between "
@@ -265,7 +265,7 @@ def _add_report(sub):
 
 
 def _run_report(args) -> int:
-    from .report import combine_results, write_report
+    from .results.report import combine_results, write_report
 
     results = combine_results(args.results, other_corpora=args.other_corpora)
     written = write_report(args.out, results)

@@ -1,4 +1,4 @@
-"""Tests for sarl_hf.corpus and the ``sarl render`` command line (sarl_hf.cli)."""
+"""Tests for sarl_hf.corpus.wav_folder and the ``sarl render`` command line (sarl_hf.cli)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ import pytest
 import soundfile as sf
 
 from sarl_hf import cli
-from sarl_hf.corpus import corpus_specs, format_summary, render_corpus, summarise
-from sarl_hf.design import design
-from sarl_hf.factors import FACTORS, FactorConfig
-from sarl_hf.formats import FORMATS
-from sarl_hf.render import Renderer
-from sarl_hf.scene import SceneSpec
+from sarl_hf.acoustics.formats import FORMATS
+from sarl_hf.acoustics.render import Renderer
+from sarl_hf.corpus.wav_folder import (corpus_specs, format_summary, render_corpus,
+                                                  summarise)
+from sarl_hf.scene.balanced import design
+from sarl_hf.scene.factors import FACTORS, FactorConfig
+from sarl_hf.scene.spec import SceneSpec
 from sarl_hf.sources import SPLITS, ProceduralBank
 
 REPO = Path(__file__).resolve().parents[1]

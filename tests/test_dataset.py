@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 import yaml
 from datasets import Audio
-
-from sarl_hf.captions import class_phrase
-from sarl_hf.dataset import audio_array, config_specs, split_sizes, stream
-from sarl_hf.factors import FACTORS, FactorConfig
-from sarl_hf.files import sha256_file as sha256_of
-from sarl_hf.generate import CorpusPlan, generate
-from sarl_hf.render import direction_of
-from sarl_hf.scene import SceneSpec
-from sarl_hf.sources import ProceduralBank
 from test_corpus_cli import run_cli
+
+from sarl_hf.acoustics.render import direction_of
+from sarl_hf.corpus.captions import class_phrase
+from sarl_hf.corpus.generation import CorpusPlan, generate
+from sarl_hf.corpus.schema import audio_array, config_specs, split_sizes, stream
+from sarl_hf.files import sha256_file as sha256_of
+from sarl_hf.scene.factors import FACTORS, FactorConfig
+from sarl_hf.scene.spec import SceneSpec
+from sarl_hf.sources import ProceduralBank
 
 CHANNELS = {"mono": 1, "stereo": 2}
 SCENES, SEED, DURATION_S, FS = 10, 3, 0.5, 16000

@@ -1,4 +1,4 @@
-"""Tests for sarl_hf.design, sarl_hf.factors and sarl_hf.variants."""
+"""Tests for sarl_hf.scene.balanced, sarl_hf.scene.factors and sarl_hf.scene.variants."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from sarl_hf.design import design, is_legal, place
-from sarl_hf.factors import (FACTORS, ROOM_FACTORS, SOURCE_FACTORS, FactorConfig,
-                             balanced_levels)
-from sarl_hf.rooms import SHAPES, floor_polygon
-from sarl_hf.scene import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
+from sarl_hf.scene.balanced import design, is_legal, place
+from sarl_hf.scene.factors import (FACTORS, ROOM_FACTORS, SOURCE_FACTORS, FactorConfig,
+                                        balanced_levels)
+from sarl_hf.scene.geometry import SHAPES, floor_polygon
+from sarl_hf.scene.spec import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
+from sarl_hf.scene.variants import sensitivity_design
 from sarl_hf.sources import SPLITS, ProceduralBank
-from sarl_hf.variants import sensitivity_design
 
 BANK = ProceduralBank()
 CLASSES = BANK.classes

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sarl_hf.dataset import split_sizes
-from sarl_hf.embed import SUCCESS, cache_dir, embed_corpus, load_embeddings
-from sarl_hf.encoders.hf import TransformersEncoder
-from sarl_hf.files import sha256_file as sha256_of
-from sarl_hf.generate import CorpusPlan, generate
-from sarl_hf.sources import ProceduralBank
 from test_corpus_cli import run_cli
 from tiny_models import save_tiny
+
+from sarl_hf.corpus.generation import CorpusPlan, generate
+from sarl_hf.corpus.schema import split_sizes
+from sarl_hf.embeddings.cache import SUCCESS, cache_dir, embed_corpus, load_embeddings
+from sarl_hf.encoders.hf import TransformersEncoder
+from sarl_hf.files import sha256_file as sha256_of
+from sarl_hf.sources import ProceduralBank
 
 SCENES = 10
 
@@ -53,7 +53,7 @@ def test_embeddings_align_with_labels_and_a_second_run_hits(corpus, model_dir, t
 
     stored = datasets.load_dataset(str(corpus), "stereo", split="train")
     assert labels.column("scene_id").to_pylist() == stored["scene_id"]
-    from sarl_hf.dataset import audio_array
+    from sarl_hf.corpus.schema import audio_array
 
     direct = encoder.embed([audio_array(stored[1]["audio"])], 16000)["layer_02"][0]
     assert np.abs(embeddings["layer_02"][1] - direct).max() < 1e-5

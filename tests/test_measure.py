@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sarl_hf import measure
+from sarl_hf.acoustics import measure
 
 FS = 16000
 

@@ -5,14 +5,14 @@ import pytest
 from conftest import make_scene, needs_sofa
 from scipy import signal
 
-from sarl_hf import measure
-from sarl_hf.design import design
-from sarl_hf.factors import FactorConfig
-from sarl_hf.formats import make_format, unit_vector
-from sarl_hf.ism import image_sources
-from sarl_hf.render import Renderer
-from sarl_hf.rir import fast_rir, mixing_time_s, reference_rir
-from sarl_hf.rooms import SHAPES, SPEED_OF_SOUND_M_S
+from sarl_hf.acoustics import measure
+from sarl_hf.acoustics.formats import make_format, unit_vector
+from sarl_hf.acoustics.ism import image_sources
+from sarl_hf.acoustics.render import Renderer
+from sarl_hf.acoustics.rir import fast_rir, mixing_time_s, reference_rir
+from sarl_hf.scene.balanced import design
+from sarl_hf.scene.factors import FactorConfig
+from sarl_hf.scene.geometry import SHAPES, SPEED_OF_SOUND_M_S
 
 FS = 16000
 

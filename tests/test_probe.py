@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sarl_hf.design import design
-from sarl_hf.embed import embed_corpus, load_embeddings
+from sarl_hf.acoustics.render import direction_of
+from sarl_hf.corpus.generation import CorpusPlan, generate
+from sarl_hf.embeddings.cache import embed_corpus, load_embeddings
 from sarl_hf.encoders import load_encoder
-from sarl_hf.generate import CorpusPlan, generate
-from sarl_hf.probe import probe
-from sarl_hf.render import direction_of
+from sarl_hf.probe.protocol import probe
+from sarl_hf.probe.tasks import ROOM_TASKS, TASKS
+from sarl_hf.scene.balanced import design
 from sarl_hf.sources import ProceduralBank
-from sarl_hf.tasks import ROOM_TASKS, TASKS
 
 SIZES = {"train": 300, "validation": 100, "test": 100}
 

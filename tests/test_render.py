@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import make_scene, needs_sofa
 
-from sarl_hf.design import design
-from sarl_hf.formats import FORMATS
-from sarl_hf.render import Renderer, direction_of
-from sarl_hf.scene import SourceSpec
+from sarl_hf.acoustics.formats import FORMATS
+from sarl_hf.acoustics.render import Renderer, direction_of
+from sarl_hf.scene.balanced import design
+from sarl_hf.scene.spec import SourceSpec
 
 CHANNELS = {"mono": 1, "stereo": 2, "binaural": 2, "foa": 4, "mic4": 4}
 

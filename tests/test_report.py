@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from sarl_hf import report
-from sarl_hf.explore import MAX_RESULT_ROWS
 from test_corpus_cli import run_cli
+
+from sarl_hf.results import report
+from sarl_hf.results.explore import MAX_RESULT_ROWS
 
 DEMO_RESULTS = Path(__file__).resolve().parents[1] / "spaces" / "sarl_explorer" / \
     "demo_results.json"

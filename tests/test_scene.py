@@ -1,4 +1,4 @@
-"""Tests for sarl_hf.scene: SceneSpec, RoomSpec, ListenerSpec, SourceSpec."""
+"""Tests for sarl_hf.scene.spec: SceneSpec, RoomSpec, ListenerSpec, SourceSpec."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sarl_hf.design import design
-from sarl_hf.scene import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
+from sarl_hf.scene.balanced import design
+from sarl_hf.scene.spec import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
 
 CLIP = "procedural/harmonic/train/0000"
 

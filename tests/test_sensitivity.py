@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sarl_hf.sensitivity import anchor_levels, sensitivity, unrelated_pairs
+from sarl_hf.probe.sensitivity_analysis import anchor_levels, sensitivity, unrelated_pairs
 
 AZIMUTHS, CLASSES = 8, 4
 
@@ -139,9 +139,9 @@ def test_anchor_levels_are_read_from_the_other_factors_variants():
 
 @pytest.fixture(scope="module")
 def spatial_cache(tmp_path_factory):
-    from sarl_hf.embed import embed_corpus
+    from sarl_hf.corpus.generation import CorpusPlan, generate
+    from sarl_hf.embeddings.cache import embed_corpus
     from sarl_hf.encoders import load_encoder
-    from sarl_hf.generate import CorpusPlan, generate
     from sarl_hf.sources import ProceduralBank
 
     root = tmp_path_factory.mktemp("sensitivity")
@@ -159,7 +159,7 @@ def spatial_cache(tmp_path_factory):
 def test_anchor_levels_point_at_the_anchor_scene_itself(spatial_cache):
     """Where no listener moved, a group's own-level variant is the anchor: same audio,
     same embedding, in every factor's group."""
-    from sarl_hf.embed import load_embeddings
+    from sarl_hf.embeddings.cache import load_embeddings
 
     embeddings, labels = load_embeddings(spatial_cache, "sensitivity", "test", "all", "stereo")
     x, own = embeddings["all"], anchor_levels(labels)
@@ -174,7 +174,7 @@ def test_anchor_levels_point_at_the_anchor_scene_itself(spatial_cache):
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_spatial_cues_move_with_azimuth_more_than_with_class(spatial_cache, metric):
-    from sarl_hf.sensitivity import sensitivity_from_cache
+    from sarl_hf.probe.sensitivity_analysis import sensitivity_from_cache
 
     result = sensitivity_from_cache(spatial_cache, "stereo", metric=metric)
     assert {"energy", "gcc_phat", "all"} <= set(result)

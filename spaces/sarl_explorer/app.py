@@ -1,8 +1,8 @@
 """The ``sarl_explorer`` Space: shape a spatial scene, hear it, see how far an encoder's
 embedding moves when one factor moves, and read the SARL probe results.
 
-The page is glue: every computation is in :mod:`sarl_hf.explore` (scenes, sweeps, room
-plots, results files), :mod:`sarl_hf.render` and :mod:`sarl_hf.report`. Endpoints (for
+The page is glue: every computation is in :mod:`sarl_hf.results.explore` (scenes, sweeps, room
+plots, results files), :mod:`sarl_hf.acoustics.render` and :mod:`sarl_hf.results.report`. Endpoints (for
 ``gradio_client``): ``/render``, ``/sweep`` and ``/results``.
 
 Environment: ``SARL_EXPLORER_SOURCES`` picks the source bank (default ``auto``: the General
@@ -20,12 +20,12 @@ import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from sarl_hf import explore  # noqa: E402
-from sarl_hf.factors import FACTORS  # noqa: E402
-from sarl_hf.formats import FORMATS  # noqa: E402
-from sarl_hf.render import Renderer  # noqa: E402
-from sarl_hf.report import markdown, merge_results, plots, read_results  # noqa: E402
-from sarl_hf.rooms import SHAPES  # noqa: E402
+from sarl_hf.acoustics.formats import FORMATS  # noqa: E402
+from sarl_hf.acoustics.render import Renderer  # noqa: E402
+from sarl_hf.results import explore  # noqa: E402
+from sarl_hf.results.report import markdown, merge_results, plots, read_results  # noqa: E402
+from sarl_hf.scene.factors import FACTORS  # noqa: E402
+from sarl_hf.scene.geometry import SHAPES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEMO_RESULTS = HERE / "demo_results.json"

@@ -3,7 +3,7 @@
 How much spatial information does an embedding keep? Give the embeddings of a set of
 scenes, what each scene really is (its azimuth in degrees, its room volume in m³, its
 class, ...) and which split each row belongs to; the metric fits the SARL linear probes
-(``sarl_hf.probe``) and returns the test metrics with bootstrap intervals and chance levels.
+(``sarl_hf.probe.protocol``) and returns the test metrics with bootstrap intervals and chance levels.
 """
 
 import numbers
@@ -12,12 +12,10 @@ import datasets
 import evaluate
 import numpy as np
 
-from sarl_hf.factors import FactorConfig
-from sarl_hf.factors import nominal_levels
+from sarl_hf.probe.protocol import probe
+from sarl_hf.probe.tasks import TASK_NAMES, get_task
+from sarl_hf.scene.factors import FactorConfig, nominal_levels
 from sarl_hf.splits import SPLITS
-from sarl_hf.probe import probe
-from sarl_hf.tasks import TASK_NAMES
-from sarl_hf.tasks import get_task
 
 #: Configs: one per SARL task, and ``all`` (any subset of the tasks at once).
 CONFIGS = TASK_NAMES + ("all",)
@@ -58,7 +56,7 @@ Args:
           as a `float` (or `int`), in degrees (azimuth counter-clockwise from the front,
           any turn; elevation in [-90, 90]), metres, seconds and m³ (all > 0). The nominal
           level the classifier is fitted on is derived with the SARL default levels
-          (``sarl_hf.factors.FactorConfig``): azimuth sector ``k = floor(az / 45 + 0.5)
+          (``sarl_hf.scene.factors.FactorConfig``): azimuth sector ``k = floor(az / 45 + 0.5)
           mod 8`` (sector k covers [45k - 22.5, 45k + 22.5)); elevation (-40, -20, 0, 20,
           40°), distance (0.5, 1, 2, 3 m) and RT60 (0.2, 0.45, 0.7, 0.95, 1.2 s) the
           nearest level; volume (30, 80, 200, 500 m³) the nearest level in log10. For
@@ -386,7 +384,7 @@ def _levels_of(task_name, levels, n):
 
 
 def task_columns(task_name, references, levels=None):
-    """Label columns of one task for ``sarl_hf.probe.probe`` and its number of classes.
+    """Label columns of one task for ``sarl_hf.probe.protocol.probe`` and its number of classes.
 
     Returns
     -------

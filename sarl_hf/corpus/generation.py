@@ -33,14 +33,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .dataset import CONFIGS, chunks, config_specs, corpus_features, scene_example, split_sizes
-from .factors import FactorConfig
-from .files import atomic_write, remove_partial_files, sha256_file, write_json
-from .formats import FORMATS
-from .render import MODES, Renderer
-from .scene import SceneSpec
-from .sources import SourceBank
-from .splits import SPLITS
+from ..acoustics.formats import FORMATS
+from ..acoustics.render import MODES, Renderer
+from ..files import atomic_write, remove_partial_files, sha256_file, write_json
+from ..scene.factors import FactorConfig
+from ..scene.spec import SceneSpec
+from ..sources import SourceBank
+from ..splits import SPLITS
+from .schema import CONFIGS, chunks, config_specs, corpus_features, scene_example, split_sizes
 
 ROWS_PER_GROUP = 16  # parquet row group: small enough to stream the first rows fast
 

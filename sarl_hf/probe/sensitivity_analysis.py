@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .embed import load_embeddings
+from ..embeddings.cache import load_embeddings
 
 METRICS = ("cosine", "euclidean")
 CIRCULAR = ("azimuth",)

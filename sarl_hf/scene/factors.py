@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .rooms import SHAPES
+from .geometry import SHAPES
 
 SOURCE_FACTORS = ("azimuth", "elevation", "distance", "class")
 ROOM_FACTORS = ("rt60", "volume", "shape")
@@ -141,7 +141,7 @@ def nominal_levels(factor: str, values, factors: FactorConfig | None = None) -> 
         ``volume``.
     values : array-like of float (n,)
         Exact values in the factor's unit (degrees, metres, seconds, m³).
-    factors : sarl_hf.factors.FactorConfig, optional
+    factors : sarl_hf.scene.factors.FactorConfig, optional
         Levels (default: the SARL defaults).
 
     Returns

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .formats import FORMATS, unit_vector
-from .rooms import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
-                    surface_area)
-from .splits import SPLITS
+from ..acoustics.formats import FORMATS, unit_vector
+from ..splits import SPLITS
+from .geometry import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
+                       surface_area)
 
 WALL_CLEARANCE_M = 0.1  # the smallest distance of a source or the listener to a surface
 

@@ -1,4 +1,4 @@
-"""The MLP probe: the protocol of ``sarl_hf.probe`` with one hidden layer instead of a
+"""The MLP probe: the protocol of ``sarl_hf.probe.protocol`` with one hidden layer instead of a
 linear model (``probe(..., model="mlp")``).
 
 Each task gets its own network, ``x → ReLU(x W₁ + b₁) W₂ + b₂`` with ``hidden`` units;
@@ -100,7 +100,7 @@ def mlp_classify(x_train, y_train, evaluate, alphas, num_classes, device="cpu",
     """
     import torch
 
-    from .probe_backends import _torch_dtype, cpu_threads_for
+    from .backends import _torch_dtype, cpu_threads_for
 
     kind = _torch_dtype(dtype)
     x = torch.as_tensor(x_train, dtype=kind, device=device)
@@ -143,7 +143,7 @@ def mlp_regress(x_train, targets, evaluate, alphas, device="cpu", dtype="float32
     """
     import torch
 
-    from .probe_backends import _torch_dtype, cpu_threads_for
+    from .backends import _torch_dtype, cpu_threads_for
 
     kind = _torch_dtype(dtype)
     targets = np.asarray(targets, dtype=np.float64).reshape(len(x_train), -1)

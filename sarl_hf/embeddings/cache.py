@@ -30,10 +30,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from .dataset import audio_array
-from .files import atomic_write, json_digest, sha256_file, write_json
-from .formats import FORMATS
-from .splits import SPLITS
+from ..acoustics.formats import FORMATS
+from ..corpus.schema import audio_array
+from ..files import atomic_write, json_digest, sha256_file, write_json
+from ..splits import SPLITS
 
 LAYER_PREFIX = "layer:"
 SUCCESS = "_SUCCESS.json"

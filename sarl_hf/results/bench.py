@@ -2,7 +2,7 @@
 
 Generate (or reuse) the corpus, embed it with each encoder (cached by fingerprints), probe
 every layer on the seven tasks, run the sensitivity analysis, and write ``results.json``,
-``results.md`` and the plots (``sarl_hf.report``). Every stage reuses what an earlier
+``results.md`` and the plots (``sarl_hf.results.report``). Every stage reuses what an earlier
 run left, so a rerun after an interruption, or with one more encoder, redoes only what is
 missing.
 """
@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .embed import embed_corpus, load_embeddings
-from .encoders import load_encoder
-from .factors import SOURCE_FACTORS, FactorConfig
-from .files import atomic_write, json_digest
-from .generate import CorpusPlan, generate
-from .multisource import probe_multisource
-from .probe import GRID, PROTOCOL_VERSION, probe
+from ..corpus.generation import CorpusPlan, generate
+from ..embeddings.cache import embed_corpus, load_embeddings
+from ..encoders import load_encoder
+from ..files import atomic_write, json_digest
+from ..probe.multisource import probe_multisource
+from ..probe.protocol import GRID, PROTOCOL_VERSION, probe
+from ..probe.sensitivity_analysis import sensitivity_from_cache
+from ..probe.tasks import TASK_NAMES, TASKS
+from ..scene.factors import SOURCE_FACTORS, FactorConfig
+from ..splits import SPLITS
 from .report import best_by_validation, write_report
-from .sensitivity import sensitivity_from_cache
-from .splits import SPLITS
-from .tasks import TASK_NAMES, TASKS
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made
@@ -96,7 +96,7 @@ def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_b
 
 def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_boot: int,
                              seed: int, device: str) -> dict:
-    """Assignment-scored probe (``sarl_hf.multisource``) of every layer of a multisource
+    """Assignment-scored probe (``sarl_hf.probe.multisource``) of every layer of a multisource
     embedding cache: ``{layer: {factor: metrics}}``, cached like :func:`probe_layers`."""
     factors = {f: num_classes[f] for f in SOURCE_FACTORS}
 
@@ -140,7 +140,7 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     device : str
     progress : bool
     mlp : bool
-        Also run the MLP probe (``sarl_hf.probe_mlp``) of each task at the layer the
+        Also run the MLP probe (``sarl_hf.probe.mlp``) of each task at the layer the
         linear probe chose for it (``mlp`` in each entry).
     """
     out = Path(out)

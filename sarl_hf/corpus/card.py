@@ -8,10 +8,10 @@ from datasets import SplitDict, SplitInfo
 from datasets.info import DatasetInfo, DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
-from . import __version__
-from .dataset import EXACT_COLUMNS, corpus_features
-from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
-from .splits import SPLITS
+from .. import __version__
+from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig
+from ..splits import SPLITS
+from .schema import EXACT_COLUMNS, corpus_features
 
 LICENSE = "cc-by-4.0"
 FORMAT_NOTES = {

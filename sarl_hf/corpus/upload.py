@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .files import sha256_file
+from ..files import sha256_file
 
 #: What goes to the Hub: the card, the manifest and the data files (not ``.sarl/``).
 PUBLISHED_PATTERNS = ("README.md", "manifest.json", "data/*/*.parquet")

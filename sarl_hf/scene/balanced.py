@@ -12,12 +12,12 @@ from collections import deque
 
 import numpy as np
 
+from ..acoustics.formats import FORMATS
+from ..sources import SourceBank, as_bank
+from ..splits import SPLITS
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, balanced_levels
-from .formats import FORMATS
-from .rooms import contains, eyring_absorption, floor_polygon, segments_blocked
-from .scene import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
-from .sources import SourceBank, as_bank
-from .splits import SPLITS
+from .geometry import contains, eyring_absorption, floor_polygon, segments_blocked
+from .spec import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
 
 _CANDIDATES = 256  # listener positions tried at once in one room
 _SLACK_M = 1e-3  # headroom over the lowest legal ceiling

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .factors import SOURCE_FACTORS
-from .files import atomic_write, write_json
-from .tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
+from ..files import atomic_write, write_json
+from ..probe.tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
+from ..scene.factors import SOURCE_FACTORS
 
 
 def _cell(metrics: dict, name: str, percent: bool | None = None) -> str:
@@ -117,7 +117,7 @@ def _multisource_lines(results: dict) -> list[str]:
     lines = ["", "Multisource scenes (2–3 sources): the share of sources decoded right "
              "(%), after the best assignment of decoded to true sources, with its interval "
              "and, in brackets, chance; at the layer best on validation (see "
-             "`sarl_hf.multisource`).", "",
+             "`sarl_hf.probe.multisource`).", "",
              *_table_head(factors + ["azimuth error (deg)"])]
     for encoder, config, best in rows:
         cells = [f"{_cell(best[f], 'source_accuracy', percent=True)} "

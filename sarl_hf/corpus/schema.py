@@ -26,16 +26,16 @@ import numpy as np
 from datasets import Audio, ClassLabel, Features, IterableDataset, List, Value
 from scipy.io import wavfile
 
+from ..acoustics.formats import FORMATS
+from ..acoustics.render import RenderedScene, Renderer
+from ..files import wav_bytes
+from ..scene.balanced import design
+from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig
+from ..scene.spec import SceneSpec
+from ..scene.variants import sensitivity_design
+from ..sources import SourceBank, as_bank
+from ..splits import SPLITS
 from .captions import caption
-from .design import design
-from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
-from .files import wav_bytes
-from .formats import FORMATS
-from .render import RenderedScene, Renderer
-from .scene import SceneSpec
-from .sources import SourceBank, as_bank
-from .splits import SPLITS
-from .variants import sensitivity_design
 
 SPECIAL_CONFIGS = ("multisource", "sensitivity")
 CONFIGS = FORMATS + SPECIAL_CONFIGS

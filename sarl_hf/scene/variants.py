@@ -15,11 +15,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from .design import design, is_legal, place
+from ..sources import SourceBank, as_bank
+from .balanced import design, is_legal, place
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
-from .rooms import eyring_absorption, floor_polygon, polygon_area
-from .scene import RoomSpec, SceneSpec, SourceSpec
-from .sources import SourceBank, as_bank
+from .geometry import eyring_absorption, floor_polygon, polygon_area
+from .spec import RoomSpec, SceneSpec, SourceSpec
 
 
 def _source_variant(source: SourceSpec, factor, level, config, bank, split) -> SourceSpec:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .design import design
-from .factors import FACTORS, FactorConfig
-from .files import atomic_write, remove_partial_files, wav_bytes, write_json
-from .render import Renderer
-from .scene import SceneSpec
-from .splits import SPLITS
+from ..acoustics.render import Renderer
+from ..files import atomic_write, remove_partial_files, wav_bytes, write_json
+from ..scene.balanced import design
+from ..scene.factors import FACTORS, FactorConfig
+from ..scene.spec import SceneSpec
+from ..splits import SPLITS
 
 
 def corpus_specs(sizes: dict, seed: int, factors: FactorConfig, bank, **kwargs

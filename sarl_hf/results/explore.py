@@ -1,13 +1,13 @@
 """What the ``sarl_explorer`` Space does, as plain functions: shape one scene from exact
 factor values, sweep one factor and measure how far an encoder's embedding moves, and
 draw the room. The limits of what a page accepts are here too; uploaded ``results.json``
-files are read by :func:`sarl_hf.report.read_results`.
+files are read by :func:`sarl_hf.results.report.read_results`.
 
 A scene is given by its seven factor values (``{"azimuth": 30.0, "elevation": 0.0,
 "distance": 1.5, "class": "harmonic", "rt60": 0.5, "volume": 80.0, "shape": "shoebox"}``;
 degrees, metres, seconds, m³) and a seed: the seed picks the dry clip, the room's
 proportions and the listener's place, so the same values and seed give the same bytes.
-A sweep is the sensitivity design of :mod:`sarl_hf.variants` with levels made from the
+A sweep is the sensitivity design of :mod:`sarl_hf.scene.variants` with levels made from the
 sweep's values (the anchor's value always among them).
 """
 
@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .design import place
-from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, nominal_levels
-from .formats import FORMATS
-from .render import RenderedScene, Renderer
+from ..acoustics.formats import FORMATS
+from ..acoustics.render import RenderedScene, Renderer
+from ..probe.sensitivity_analysis import METRICS, paired_distances
+from ..scene.balanced import place
+from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig, nominal_levels
+from ..scene.spec import SceneSpec, SourceSpec
+from ..scene.variants import factor_variants
+from ..sources import SourceBank, as_bank
 from .report import summary_layer
-from .scene import SceneSpec, SourceSpec
-from .sensitivity import METRICS, paired_distances
-from .sources import SourceBank, as_bank
-from .variants import factor_variants
 
 MAX_DURATION_S = 4.0  # longest scene a page renders
 MIN_SWEEP_POINTS, MAX_SWEEP_POINTS = 3, 12  # scenes per sweep
@@ -182,7 +182,7 @@ class Sweep:
     anchor_index : int
     encoder, layer, metric : str
     placement : str
-        How the listener was placed for the variants (see :mod:`sarl_hf.variants`).
+        How the listener was placed for the variants (see :mod:`sarl_hf.scene.variants`).
     specs : list of SceneSpec
     """
 
@@ -329,7 +329,7 @@ def write_wav(scene: RenderedScene, path) -> float:
     The same scene gives the same bytes (no time stamp in the header, unlike libsndfile's
     PEAK chunk). Returns the gain applied (1.0 unless the peak exceeded 0.99).
     """
-    from .files import wav_bytes
+    from ..files import wav_bytes
 
     peak = float(np.abs(scene.audio).max())
     gain = 1.0 if peak <= 0.99 else 0.99 / peak
@@ -354,7 +354,7 @@ def open_encoder(name: str, channel_format: str, **options):
     a model the Hub cannot provide is a ValueError that says why in one sentence."""
     from huggingface_hub import constants
 
-    from .encoders import load_encoder
+    from ..encoders import load_encoder
 
     name = check_encoder_name(name)
     try:

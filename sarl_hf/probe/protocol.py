@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .probe_backends import backend_functions, principal_basis
-from .probe_mlp import HIDDEN as MLP_HIDDEN
-from .probe_mlp import mlp_classify, mlp_regress
-from .splits import SPLITS
+from ..splits import SPLITS
+from .backends import backend_functions, principal_basis
+from .mlp import HIDDEN as MLP_HIDDEN
+from .mlp import mlp_classify, mlp_regress
 from .tasks import TASK_NAMES, get_task
 
 #: L2 strengths tried (scikit-learn's ``alpha``; ``C = 1 / alpha`` for the classifier).
@@ -249,7 +249,7 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
         Torch device of the torch backend.
     model : str
         ``linear`` (softmax classifier and ridge) or ``mlp`` (one hidden layer per task,
-        ``sarl_hf.probe_mlp``; torch backend only). Both follow the same protocol.
+        ``sarl_hf.probe.mlp``; torch backend only). Both follow the same protocol.
     mlp_hidden : int, optional
         Hidden units of the MLP probe (default ``probe_mlp.HIDDEN``).
 

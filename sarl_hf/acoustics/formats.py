@@ -17,9 +17,9 @@ import abc
 
 import numpy as np
 
+from ..scene.geometry import SPEED_OF_SOUND_M_S
 from . import dsp
 from .hrtf import HRTFSet
-from .rooms import SPEED_OF_SOUND_M_S
 
 FORMATS = ("mono", "stereo", "binaural", "foa", "mic4")
 STEREO_SPACING_M = 0.2
