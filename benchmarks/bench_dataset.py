@@ -78,7 +78,7 @@ def _python(code: str, *args) -> list:
 
 
 def _plan(scenes, formats):
-    from sarl_hf.corpus.generation import CorpusPlan
+    from sarl_hf.corpus.plan import CorpusPlan
     from sarl_hf.sources import ProceduralBank
 
     bank = ProceduralBank()
@@ -89,8 +89,9 @@ def _plan(scenes, formats):
 def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=True):
     import datasets
 
-    from sarl_hf.acoustics.render import Renderer
-    from sarl_hf.corpus.generation import generate, shard_jobs
+    from sarl_hf.rendering.renderer import Renderer
+    from sarl_hf.corpus.generation import generate
+    from sarl_hf.corpus.shards import shard_jobs
     from sarl_hf.corpus.schema import corpus_features, scene_example
 
     plan, bank = _plan(scenes, formats)
@@ -123,7 +124,7 @@ def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=Tr
 def bench_first_example(folder: Path, config: str, n: int):
     import datasets
 
-    from sarl_hf.corpus.schema import stream
+    from sarl_hf.corpus.streaming import stream
 
     times = {}
     start = time.perf_counter()

@@ -6,7 +6,7 @@
 Synthetic embeddings (n scenes split 60/20/20, ``dim`` features) carry the seven SARL
 tasks' labels linearly, under noise, as a real encoder's layer would. Both backends run
 the same protocol (standardise on train; softmax classifier and ridge regressor for each
-of the 10 L2 strengths; select on validation; test metrics): torch as ``sarl_hf.probe.protocol``
+of the 10 L2 strengths; select on validation; test metrics): torch as ``sarl_hf.probing.protocol``
 does it, scikit-learn as ``LogisticRegression(C=1/alpha)`` and ``Ridge(alpha)`` for each
 strength. Prints the time of each, the ratio, the selected strengths and the largest
 metric difference.
@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from sarl_hf.probe.protocol import GRID, probe
-from sarl_hf.probe.tasks import TASKS
+from sarl_hf.probing.protocol import GRID, probe
+from sarl_hf.probing.tasks import TASKS
 
 LEVELS = {"azimuth": 8, "elevation": 5, "distance": 4, "class": 12, "rt60": 5, "volume": 4,
           "shape": 4}

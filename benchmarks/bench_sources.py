@@ -25,7 +25,8 @@ import time
 
 import numpy as np
 
-from sarl_hf.sources import SPLITS, GMBank, ProceduralBank, SourceBank
+from sarl_hf.sources import GMBank, ProceduralBank, SourceBank
+from sarl_hf.splits import SPLITS
 
 
 def scene_embeddings(bank: SourceBank, split: str, n: int, seed: int, encoders) -> tuple:

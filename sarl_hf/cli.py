@@ -1,4 +1,8 @@
-"""The ``sarl`` command line: a thin layer over the library."""
+"""The ``sarl`` command line: it parses, forwards to the library and prints what came back.
+
+Library errors name the library's arguments; here each named error gets the flag that
+fixes it (:data:`HINTS`, :data:`FLAGS`).
+"""
 
 from __future__ import annotations
 
@@ -7,63 +11,82 @@ import sys
 import time
 from pathlib import Path
 
-from .acoustics.formats import FORMATS
-from .acoustics.render import MODES, Renderer
-from .corpus.generation import CorpusPlan, generate, label_rows
-from .corpus.wav_folder import corpus_specs, format_summary, render_corpus, summarise
+from .acoustics.formats import FORMATS, check_formats, format_names
+from .corpus.generation import generate
+from .corpus.plan import CorpusPlan
+from .corpus.summary import corpus_summary, format_summary, summarise
+from .corpus.wav_folder import render_wav_folder
+from .encoders.registry import encoder_names
+from .errors import ArgumentRequired, CorpusMismatch, IncompleteCorpus, ResumeRequired
+from .rendering.renderer import MODES
 from .scene.factors import FactorConfig
-from .sources import BANK_NAMES, bank_from_name
+from .sources import bank_from_name, bank_names
 from .splits import SPLITS
+
+#: How the command line fixes a named library error, per subcommand (None: any).
+HINTS = {
+    (CorpusMismatch, "report"): "pass --other-corpora to put them in one report anyway",
+    (CorpusMismatch, None): "use another --out or remove it",
+    (ResumeRequired, None): "pass --resume to finish or check it",
+    (IncompleteCorpus, None): "run `sarl generate ... --resume` to finish it",
+}
+#: The flag of a library argument an :class:`~sarl_hf.errors.ArgumentRequired` names.
+FLAGS = {"channel_format": "--format"}
 
 
 def _formats(text: str) -> list[str]:
-    names = [f.strip() for f in text.split(",") if f.strip()]
-    unknown = [f for f in names if f not in FORMATS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown format(s) {unknown}; choose from {FORMATS}")
-    return names
+    try:
+        return list(check_formats(f.strip() for f in text.split(",") if f.strip()))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _scene_options(formats: list[str]) -> argparse.ArgumentParser:
+    """The parent parser of the options every scene-making command shares."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--formats", type=_formats, default=formats,
+                        help=f"comma-separated channel formats from {','.join(format_names())}"
+                        f" (default {','.join(formats)})")
+    parent.add_argument("--seed", type=int, default=0)
+    parent.add_argument("--sample-rate", type=int, default=16000, help="Hz")
+    parent.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
+    parent.add_argument("--sources", default="procedural",
+                        help=f"dry source bank: {' or '.join(bank_names())}")
+    parent.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parent
 
 
 def _add_render(sub):
     p = sub.add_parser("render", help="render a small balanced corpus to WAV + JSON",
+                       parents=[_scene_options(["mono"])],
                        description="Render balanced scenes of every split in every format "
                        "into OUT/<format>/<split>/<scene_id>.{wav,json}; rerunning resumes.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--train", type=int, default=48, help="scenes in the train split")
     p.add_argument("--validation", type=int, default=16, help="scenes in the validation split")
     p.add_argument("--test", type=int, default=16, help="scenes in the test split")
-    p.add_argument("--formats", type=_formats, default=["mono"],
-                   help=f"comma-separated channel formats from {','.join(FORMATS)}")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-rate", type=int, default=16000, help="Hz")
-    p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
     p.add_argument("--num-sources", type=int, default=1, help="simultaneous sources")
-    p.add_argument("--sources", default="procedural",
-                   help=f"dry source bank: {' or '.join(BANK_NAMES)}")
     p.add_argument("--mode", choices=MODES, default="fast", help="renderer")
     p.add_argument("--sofa", default=None, help="SOFA HRTF file for binaural")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run_render)
 
 
 def _run_render(args) -> int:
     bank = bank_from_name(args.sources, args.seed)
-    config = FactorConfig()
     sizes = {"train": args.train, "validation": args.validation, "test": args.test}
     print(f"designing {sum(sizes.values())} scenes ({bank.name} bank, "
           f"{len(bank.classes)} classes) ...", flush=True)
-    specs = corpus_specs(sizes, args.seed, config, bank, sample_rate=args.sample_rate,
-                         duration_s=args.duration, num_sources=args.num_sources)
-    description = {"sizes": sizes, "seed": args.seed, "formats": args.formats,
-                   "bank": bank.to_dict(), "factors": config.to_dict(), "mode": args.mode,
-                   "sample_rate": args.sample_rate, "duration_s": args.duration,
-                   "num_sources": args.num_sources}
-    renderer = Renderer(bank=bank, mode=args.mode, sofa_path=args.sofa)
     start = time.perf_counter()
-    rows = render_corpus(args.out, specs, args.formats, renderer, description,
-                         progress=not args.no_progress)
+    rows = render_wav_folder(args.out, sizes, args.formats, seed=args.seed, bank=bank,
+                             sample_rate=args.sample_rate, duration_s=args.duration,
+                             num_sources=args.num_sources, mode=args.mode,
+                             sofa_path=args.sofa, progress=not args.no_progress)
     elapsed = time.perf_counter() - start
-    print(format_summary(summarise(rows, config.level_counts(bank.classes))))
+    print(format_summary(summarise(rows, FactorConfig().level_counts(bank.classes))))
     reused = sum(row["reused"] for row in rows)
     print(f"{len(rows) - reused} scenes rendered, {reused} found complete from an earlier run, "
           f"in {elapsed:.1f} s; corpus in {args.out}/<format>/<split>/")
@@ -72,6 +95,7 @@ def _run_render(args) -> int:
 
 def _add_generate(sub):
     p = sub.add_parser("generate", help="write the corpus as a hub-ready dataset folder",
+                       parents=[_scene_options(list(FORMATS))],
                        description="Render the SARL corpus into OUT as parquet shards per "
                        "config and split with a dataset card; load it with "
                        "datasets.load_dataset(OUT, CONFIG). Shards are written atomically "
@@ -79,19 +103,12 @@ def _add_generate(sub):
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--scenes", type=int, default=1000,
                    help="scenes of every format config, split 60/20/20 (default 1000)")
-    p.add_argument("--formats", type=_formats, default=list(FORMATS),
-                   help=f"comma-separated channel formats (default {','.join(FORMATS)})")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-rate", type=int, default=16000, help="Hz")
-    p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
     p.add_argument("--multisource-scenes", type=int, default=None,
                    help="scenes of the multisource config (default scenes/4; 0: none)")
     p.add_argument("--sensitivity-anchors", type=int, default=None,
                    help="anchor scenes of the sensitivity config (default max(1, "
                    "scenes/100); 0: none)")
     p.add_argument("--scenes-per-shard", type=int, default=500, help="rows per parquet file")
-    p.add_argument("--sources", default="procedural",
-                   help=f"dry source bank: {' or '.join(BANK_NAMES)}")
     p.add_argument("--mode", choices=MODES, default="fast", help="renderer")
     p.add_argument("--sofa", default=None, help="SOFA HRTF file for binaural")
     p.add_argument("--num-proc", type=int, default=1, help="parallel processes")
@@ -100,18 +117,15 @@ def _add_generate(sub):
     p.add_argument("--shard-index", type=int, default=0, help="the slice this run renders")
     p.add_argument("--resume", action="store_true",
                    help="finish an interrupted run in OUT; verify and rebuild its shards")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run_generate)
 
 
 def _run_generate(args) -> int:
     bank = bank_from_name(args.sources, args.seed)
-    multisource = args.scenes // 4 if args.multisource_scenes is None else args.multisource_scenes
-    anchors = (max(1, args.scenes // 100) if args.sensitivity_anchors is None
-               else args.sensitivity_anchors)
     plan = CorpusPlan(scenes=args.scenes, formats=tuple(args.formats), seed=args.seed,
                       sample_rate=args.sample_rate, duration_s=args.duration,
-                      multisource_scenes=multisource, sensitivity_anchors=anchors,
+                      multisource_scenes=args.multisource_scenes,
+                      sensitivity_anchors=args.sensitivity_anchors,
                       scenes_per_shard=args.scenes_per_shard, mode=args.mode,
                       bank=bank.to_dict(), sofa_path=args.sofa)
     print(f"designing the corpus ({bank.name} bank, {len(bank.classes)} classes; configs "
@@ -124,9 +138,7 @@ def _run_generate(args) -> int:
           f"{rate:.1f} scenes/s), {len(report.reused)} found complete, in "
           f"{report.elapsed_s:.1f} s")
     if report.complete:
-        config = FactorConfig.from_dict(plan.factors)
-        print(format_summary(summarise(label_rows(args.out, plan.formats),
-                                       config.level_counts(bank.classes))))
+        print(corpus_summary(args.out, plan, bank))
         print(f"corpus complete: {args.out}/README.md, manifest.json, data/<config>/; load it "
               f"with datasets.load_dataset({args.out!r}, {plan.configs()[0]!r})")
     else:
@@ -144,11 +156,10 @@ def _add_embed(sub):
                        "split over the processes.")
     p.add_argument("--corpus", required=True, help="folder written by sarl generate")
     p.add_argument("--config", required=True, help="config to embed, e.g. stereo")
-    p.add_argument("--encoder", required=True,
-                   help="sarl-logmel, sarl-spatial, crepe-tiny, crepe-full, ge2e, "
-                   "hear:MODULE, or a transformers model id or folder")
+    p.add_argument("--encoder", required=True, help=", ".join(encoder_names()))
     p.add_argument("--cache", default="out/embeddings", help="cache root")
-    p.add_argument("--splits", default=",".join(SPLITS), help="comma-separated splits")
+    p.add_argument("--splits", type=_names, default=list(SPLITS),
+                   help="comma-separated splits")
     p.add_argument("--format", default=None, dest="channel_format",
                    help="for multisource and sensitivity: the channel format to embed")
     p.add_argument("--channel-policy", default=None,
@@ -169,29 +180,17 @@ def _add_embed(sub):
 
 
 def _run_embed(args) -> int:
-    import torch
-    from accelerate import PartialState
+    from .embeddings.embed import embed_in_processes
 
-    from .embeddings.cache import embed_corpus
-    from .encoders import load_encoder
-
-    # processes started by `accelerate launch` (or torchrun) on CPUs use gloo
-    state = PartialState(cpu=args.device == "cpu" or not torch.cuda.is_available())
     options = {k: v for k, v in dict(channel_policy=args.channel_policy, pooling=args.pooling,
                                      dtype=args.dtype,
                                      trust_remote_code=args.trust_remote_code or None,
                                      allow_tf32=args.allow_tf32 or None).items()
                if v is not None}
-    channel_format = args.channel_format or args.config
-    encoder = load_encoder(args.encoder, channel_format=channel_format,
-                           device=args.device or str(state.device), **options)
-    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-    report = embed_corpus(encoder, args.corpus, args.config, args.cache, splits,
-                          batch_size=args.batch_size,
-                          progress=not args.no_progress and state.is_main_process,
-                          process_index=state.process_index,
-                          num_processes=state.num_processes, barrier=state.wait_for_everyone,
-                          channel_format=args.channel_format)
+    encoder, report, state = embed_in_processes(
+        args.encoder, args.corpus, args.config, args.cache, args.splits,
+        channel_format=args.channel_format, device=args.device, batch_size=args.batch_size,
+        progress=not args.no_progress, **options)
     if state.is_main_process:
         found = f"cache hit for {', '.join(report.hits)}; " if report.hits else ""
         print(f"{encoder.name} on {args.config}: {found}{len(report.embedded)} parts embedded "
@@ -200,49 +199,43 @@ def _run_embed(args) -> int:
 
 
 def _add_bench(sub):
+    from .results.bench import DEFAULT_ENCODERS
+
     p = sub.add_parser("bench", help="the whole benchmark: corpus, embeddings, probe, report",
+                       parents=[_scene_options(["binaural"])],
                        description="Generate (or reuse) the corpus in OUT/corpus, embed it "
                        "with each encoder (cached in OUT/embeddings), probe every layer on "
                        "the seven tasks, run the sensitivity analysis, and write "
                        "OUT/results.json, OUT/results.md and PNG plots.")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--encoders", default="sarl-logmel,sarl-spatial,crepe-tiny",
-                   help="comma-separated encoder names (see sarl embed --help)")
-    p.add_argument("--formats", type=_formats, default=["binaural"],
-                   help="channel formats to generate and probe")
+    p.add_argument("--encoders", type=_names, default=list(DEFAULT_ENCODERS),
+                   help=f"comma-separated encoder names (default {','.join(DEFAULT_ENCODERS)};"
+                   " see sarl embed --help)")
     p.add_argument("--scenes", type=int, default=400, help="scenes per format (60/20/20)")
     p.add_argument("--sensitivity-anchors", type=int, default=8,
                    help="anchor scenes of the sensitivity analysis (at least 2; 0: none)")
     p.add_argument("--multisource-scenes", type=int, default=0,
                    help="scenes of 2-3 sources (60/20/20), probed with assignment scoring "
                    "(default 0: none)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
-    p.add_argument("--sources", default="procedural",
-                   help=f"dry source bank: {' or '.join(BANK_NAMES)}")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     p.add_argument("--mlp", action="store_true",
                    help="also run the MLP probe (one hidden layer, same protocol) on each "
                    "task at the layer the linear probe chose; slow on a CPU for large corpora")
     p.add_argument("--device", default="cpu", help="torch device for encoders and probe")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_run_bench)
 
 
 def _run_bench(args) -> int:
     from .results.bench import run_bench
 
-    if args.sensitivity_anchors == 1:
-        raise ValueError("--sensitivity-anchors must be 0 or at least 2 (distances between "
-                         "unrelated scenes need two anchors)")
     bank = bank_from_name(args.sources, args.seed)
     plan = CorpusPlan(scenes=args.scenes, formats=tuple(args.formats), seed=args.seed,
-                      duration_s=args.duration, multisource_scenes=args.multisource_scenes,
+                      sample_rate=args.sample_rate, duration_s=args.duration,
+                      multisource_scenes=args.multisource_scenes,
                       sensitivity_anchors=args.sensitivity_anchors, bank=bank.to_dict())
-    encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
-    print(f"sarl bench: {len(encoders)} encoders on {', '.join(plan.formats)} "
+    print(f"sarl bench: {len(args.encoders)} encoders on {', '.join(plan.formats)} "
           f"({args.scenes} scenes, {bank.name} bank) ...", flush=True)
-    run_bench(args.out, plan, bank, encoders, n_boot=args.n_boot, seed=args.seed,
+    run_bench(args.out, plan, bank, args.encoders, n_boot=args.n_boot, seed=args.seed,
               device=args.device, progress=not args.no_progress, mlp=args.mlp)
     print((Path(args.out) / "results.md").read_text())
     heatmap = ", sensitivity.png" if plan.sensitivity_anchors else ""
@@ -265,7 +258,8 @@ def _add_report(sub):
 
 
 def _run_report(args) -> int:
-    from .results.report import combine_results, write_report
+    from .results.combine import combine_results
+    from .results.report import write_report
 
     results = combine_results(args.results, other_corpora=args.other_corpora)
     written = write_report(args.out, results)
@@ -286,13 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_message(err: Exception, command: str) -> str:
+    """``err``'s message with the command line's fix for it, where it has one."""
+    message = str(err)
+    for (kind, where), hint in HINTS.items():
+        if isinstance(err, kind) and where in (command, None):
+            return f"{message}; {hint}"
+    if isinstance(err, ArgumentRequired) and err.argument in FLAGS:
+        return f"{message} (the {FLAGS[err.argument]} option)"
+    return message
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"sarl {args.command}: error: {err}", file=sys.stderr)
+        print(f"sarl {args.command}: error: {error_message(err, args.command)}", file=sys.stderr)
         return 2
 
 

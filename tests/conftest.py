@@ -6,9 +6,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from sarl_hf.acoustics.hrtf import default_sofa_path  # noqa: E402
-from sarl_hf.scene.balanced import place  # noqa: E402
+from sarl_hf.scene.placement import place  # noqa: E402
 from sarl_hf.scene.factors import FactorConfig  # noqa: E402
-from sarl_hf.scene.geometry import floor_polygon  # noqa: E402
+from sarl_hf.acoustics.rooms import floor_polygon  # noqa: E402
 from sarl_hf.scene.spec import RoomSpec, SceneSpec, SourceSpec  # noqa: E402
 from sarl_hf.sources import gm_available  # noqa: E402
 

@@ -7,7 +7,7 @@ import json
 from test_corpus_cli import run_cli
 
 from sarl_hf.encoders import load_encoder
-from sarl_hf.probe.tasks import TASK_NAMES
+from sarl_hf.probing.tasks import TASK_NAMES
 
 ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-spatial,sarl-logmel",
         "--formats", "stereo", "--sensitivity-anchors", "2", "--multisource-scenes", "20",

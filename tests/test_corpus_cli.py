@@ -17,13 +17,14 @@ import soundfile as sf
 
 from sarl_hf import cli
 from sarl_hf.acoustics.formats import FORMATS
-from sarl_hf.acoustics.render import Renderer
-from sarl_hf.corpus.wav_folder import (corpus_specs, format_summary, render_corpus,
-                                                  summarise)
+from sarl_hf.rendering.renderer import Renderer
+from sarl_hf.corpus.wav_folder import corpus_specs, render_corpus
+from sarl_hf.corpus.summary import format_summary, summarise
 from sarl_hf.scene.balanced import design
 from sarl_hf.scene.factors import FACTORS, FactorConfig
 from sarl_hf.scene.spec import SceneSpec
-from sarl_hf.sources import SPLITS, ProceduralBank
+from sarl_hf.sources import ProceduralBank
+from sarl_hf.splits import SPLITS
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train": 6, "validation": 3, "test": 3}

@@ -19,10 +19,13 @@ import yaml
 from datasets import Audio
 from test_corpus_cli import run_cli
 
-from sarl_hf.acoustics.render import direction_of
+from sarl_hf.rendering.renderer import direction_of
 from sarl_hf.corpus.captions import class_phrase
-from sarl_hf.corpus.generation import CorpusPlan, generate
-from sarl_hf.corpus.schema import audio_array, config_specs, split_sizes, stream
+from sarl_hf.corpus.plan import CorpusPlan
+from sarl_hf.corpus.generation import generate
+from sarl_hf.corpus.schema import audio_array
+from sarl_hf.corpus.plan import config_specs, split_sizes
+from sarl_hf.corpus.streaming import stream
 from sarl_hf.files import sha256_file as sha256_of
 from sarl_hf.scene.factors import FACTORS, FactorConfig
 from sarl_hf.scene.spec import SceneSpec

@@ -13,9 +13,11 @@ import pytest
 from test_corpus_cli import run_cli
 from tiny_models import save_tiny
 
-from sarl_hf.corpus.generation import CorpusPlan, generate
-from sarl_hf.corpus.schema import split_sizes
-from sarl_hf.embeddings.cache import SUCCESS, cache_dir, embed_corpus, load_embeddings
+from sarl_hf.corpus.plan import CorpusPlan
+from sarl_hf.corpus.generation import generate
+from sarl_hf.corpus.plan import split_sizes
+from sarl_hf.embeddings.cache import SUCCESS, cache_dir, load_embeddings
+from sarl_hf.embeddings.embed import embed_corpus
 from sarl_hf.encoders.hf import TransformersEncoder
 from sarl_hf.files import sha256_file as sha256_of
 from sarl_hf.sources import ProceduralBank

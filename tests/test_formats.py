@@ -6,9 +6,10 @@ import pytest
 from conftest import needs_sofa
 
 from sarl_hf.acoustics import hrtf as hrtf_module
-from sarl_hf.acoustics.formats import FORMATS, make_format, unit_vector
+from sarl_hf.acoustics.directions import unit_vector
+from sarl_hf.acoustics.formats import FORMATS, make_format
 from sarl_hf.acoustics.hrtf import HRTFSet
-from sarl_hf.scene.geometry import SPEED_OF_SOUND_M_S
+from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 
 FS = 16000
 EXPECTED_CHANNELS = {"mono": ("mono",), "stereo": ("left", "right"),

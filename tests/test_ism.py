@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from sarl_hf.acoustics.ism import image_sources
-from sarl_hf.scene.geometry import SHAPES, contains, floor_polygon
+from sarl_hf.acoustics.rooms import SHAPES, contains, floor_polygon
 
 
 def _pra_images(corners, height, source, listener, order, absorption):

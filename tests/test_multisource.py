@@ -1,11 +1,11 @@
-"""Assignment scoring of the multisource config (``sarl_hf.probe.multisource``)."""
+"""Assignment scoring of the multisource config (``sarl_hf.probing.multisource``)."""
 
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from sarl_hf.probe.multisource import (angular_errors, best_assignment, decode,
-                                                level_counts, level_errors, probe_multisource)
+from sarl_hf.probing.multisource import (angular_errors, best_assignment, decode, level_counts,
+                                         level_errors, probe_multisource)
 
 NUM_CLASSES = {"azimuth": 8, "elevation": 5, "distance": 4, "class": 6}
 

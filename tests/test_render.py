@@ -7,7 +7,7 @@ import pytest
 from conftest import make_scene, needs_sofa
 
 from sarl_hf.acoustics.formats import FORMATS
-from sarl_hf.acoustics.render import Renderer, direction_of
+from sarl_hf.rendering.renderer import Renderer, direction_of
 from sarl_hf.scene.balanced import design
 from sarl_hf.scene.spec import SourceSpec
 

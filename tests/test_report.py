@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_corpus_cli import run_cli
 
-from sarl_hf.results import report
+from sarl_hf.results import combine, report
 from sarl_hf.results.explore import MAX_RESULT_ROWS
 
 DEMO_RESULTS = Path(__file__).resolve().parents[1] / "spaces" / "sarl_explorer" / \
@@ -17,7 +17,7 @@ DEMO_RESULTS = Path(__file__).resolve().parents[1] / "spaces" / "sarl_explorer" 
 
 
 def test_read_results_checks_what_it_reads(tmp_path):
-    results = report.read_results(DEMO_RESULTS)
+    results = combine.read_results(DEMO_RESULTS)
     assert set(results["encoders"]) >= {"sarl-logmel", "sarl-spatial"}
     cases = {"list.json": "[1, 2]", "broken.json": "{\"encoders\": ", "empty.json": "{}",
              "no_formats.json": json.dumps({"encoders": {"x": {}}}),
@@ -25,23 +25,23 @@ def test_read_results_checks_what_it_reads(tmp_path):
     for name, text in cases.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(ValueError, match="not valid JSON|not a sarl bench results file"):
-            report.read_results(tmp_path / name)
+            combine.read_results(tmp_path / name)
     (tmp_path / "results.txt").write_text("{}")
     with pytest.raises(ValueError, match="expected a results.json"):
-        report.read_results(tmp_path / "results.txt")
+        combine.read_results(tmp_path / "results.txt")
     with pytest.raises(ValueError, match=r"MB; files of up to .* MB are read here"):
-        report.read_results(DEMO_RESULTS, max_bytes=1000)
+        combine.read_results(DEMO_RESULTS, max_bytes=1000)
     many = {"encoders": {f"e{k}": {"mono": {}} for k in range(MAX_RESULT_ROWS + 1)}}
     (tmp_path / "many.json").write_text(json.dumps(many))
     with pytest.raises(ValueError, match=f"up to {MAX_RESULT_ROWS} are shown"):
-        report.read_results(tmp_path / "many.json", max_rows=MAX_RESULT_ROWS)
+        combine.read_results(tmp_path / "many.json", max_rows=MAX_RESULT_ROWS)
 
 
 def test_merge_results_never_overwrites_an_encoder():
-    results = report.read_results(DEMO_RESULTS)
+    results = combine.read_results(DEMO_RESULTS)
     names = list(results["encoders"])
-    merged = report.merge_results(results, results)
-    merged = report.merge_results(merged, results)
+    merged = combine.merge_results(results, results)
+    merged = combine.merge_results(merged, results)
     assert list(merged["encoders"]) == (names + [f"{n} (uploaded)" for n in names]
                                         + [f"{n} (uploaded) 2" for n in names])
     assert merged["encoders"][f"{names[0]} (uploaded) 2"] == results["encoders"][names[0]]
@@ -54,7 +54,7 @@ def _run_in(folder: Path, results: dict) -> Path:
 
 
 def test_sarl_report_combines_runs_of_one_corpus(tmp_path):
-    results = report.read_results(DEMO_RESULTS)
+    results = combine.read_results(DEMO_RESULTS)
     names = list(results["encoders"])
     node_a = _run_in(tmp_path / "node_a", {**results, "encoders": {
         n: results["encoders"][n] for n in names[1:]}})
@@ -76,11 +76,11 @@ def test_sarl_report_combines_runs_of_one_corpus(tmp_path):
     assert rows[:len(combined["encoders"])] == list(combined["encoders"])
     for name in ("accuracy.png", "layers.png", "sensitivity.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
-    assert report.markdown(report.read_results(out / "results.json")) == table
+    assert report.markdown(combine.read_results(out / "results.json")) == table
 
 
 def test_sarl_report_refuses_results_of_another_corpus(tmp_path):
-    results = report.read_results(DEMO_RESULTS)
+    results = combine.read_results(DEMO_RESULTS)
     first = _run_in(tmp_path / "a", results)
     other = _run_in(tmp_path / "b", {**results, "plan": {**results["plan"], "seed": 1}})
     code, _, stderr = run_cli(["report", str(first), str(other), "--out", str(tmp_path / "o")])
@@ -102,7 +102,7 @@ def test_sarl_report_refuses_results_of_another_corpus(tmp_path):
 
 
 def test_a_report_without_sensitivity_leaves_no_heatmap(tmp_path):
-    results = report.read_results(DEMO_RESULTS)
+    results = combine.read_results(DEMO_RESULTS)
     out = tmp_path / "report"
     assert out / "sensitivity.png" in report.write_report(out, results)
     plain = {**results, "encoders": {

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sarl_hf.probe.sensitivity_analysis import anchor_levels, sensitivity, unrelated_pairs
+from sarl_hf.probing.sensitivity_analysis import anchor_levels, sensitivity, unrelated_pairs
 
 AZIMUTHS, CLASSES = 8, 4
 
@@ -110,7 +110,7 @@ def test_bad_input_is_a_clear_value_error(data):
         sensitivity(x, anchors, factors, levels, np.full_like(own, 9))
     with pytest.raises(ValueError, match="differs within a group"):
         sensitivity(x, anchors, factors, levels, np.arange(len(own)) % 2)
-    with pytest.raises(ValueError, match="at least two anchors"):
+    with pytest.raises(ValueError, match="at least 2 anchors"):
         first = anchors == "a0"
         sensitivity(x[first], anchors[first], factors[first], levels[first], own[first])
     with pytest.raises(ValueError, match="metric must be"):
@@ -139,8 +139,9 @@ def test_anchor_levels_are_read_from_the_other_factors_variants():
 
 @pytest.fixture(scope="module")
 def spatial_cache(tmp_path_factory):
-    from sarl_hf.corpus.generation import CorpusPlan, generate
-    from sarl_hf.embeddings.cache import embed_corpus
+    from sarl_hf.corpus.plan import CorpusPlan
+    from sarl_hf.corpus.generation import generate
+    from sarl_hf.embeddings.embed import embed_corpus
     from sarl_hf.encoders import load_encoder
     from sarl_hf.sources import ProceduralBank
 
@@ -174,7 +175,7 @@ def test_anchor_levels_point_at_the_anchor_scene_itself(spatial_cache):
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_spatial_cues_move_with_azimuth_more_than_with_class(spatial_cache, metric):
-    from sarl_hf.probe.sensitivity_analysis import sensitivity_from_cache
+    from sarl_hf.probing.sensitivity_analysis import sensitivity_from_cache
 
     result = sensitivity_from_cache(spatial_cache, "stereo", metric=metric)
     assert {"energy", "gcc_phat", "all"} <= set(result)

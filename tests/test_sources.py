@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 from conftest import nearest_centroid_accuracy
 
-from sarl_hf.sources import (SPLITS, TARGET_RMS_DBFS, DatasetBank, FolderBank, ProceduralBank,
+from sarl_hf.sources import (TARGET_RMS_DBFS, DatasetBank, FolderBank, ProceduralBank,
                              bank_from_dict, rms_normalise)
+from sarl_hf.splits import SPLITS
 
 FILE_RATE = 44100
 

@@ -10,9 +10,10 @@ import pyloudnorm
 import pytest
 from conftest import nearest_centroid_accuracy, needs_gm
 
-from sarl_hf.sources import (BANK_NAMES, SPLITS, TARGET_LOUDNESS_LUFS, GMBank,
-                             MissingSystemDependency, ProceduralBank, bank_from_dict,
-                             bank_from_name, default_bank_name, loudness_normalise)
+from sarl_hf.sources import (bank_names, TARGET_LOUDNESS_LUFS, GMBank, MissingSystemDependency,
+                             ProceduralBank, bank_from_dict, bank_from_name, default_bank_name,
+                             loudness_normalise)
+from sarl_hf.splits import SPLITS
 from sarl_hf.sources import gm as gm_module
 from sarl_hf.sources.speech import SENTENCES
 
@@ -194,7 +195,7 @@ def test_gm_without_soundfont_says_what_to_install(tmp_path, monkeypatch):
     assert isinstance(procedural, ProceduralBank)
     assert procedural.load(procedural.clip_ids("test", "bell")[0], 16000, 0.5).shape == (8000,)
     assert not list(tmp_path.glob("gm"))                  # nothing was cached
-    assert "gm" in BANK_NAMES
+    assert "gm" in bank_names()
 
 
 def test_gm_without_programs_says_what_to_install(tmp_path, monkeypatch):

@@ -76,15 +76,6 @@ def convolve_sum(signals, responses, num_samples: int) -> np.ndarray:
     return sp_fft.irfft(total, n_fft, axis=-1)[:, :num_samples].astype(np.float32)
 
 
-def fibonacci_sphere(num_points: int) -> np.ndarray:
-    """Nearly uniform unit vectors on the sphere, shape (num_points, 3)."""
-    i = np.arange(num_points) + 0.5
-    z = 1.0 - 2.0 * i / num_points
-    azimuth = np.pi * (1.0 + 5.0**0.5) * i
-    r = np.sqrt(1.0 - z * z)
-    return np.stack([r * np.cos(azimuth), r * np.sin(azimuth), z], axis=1)
-
-
 def psd_sqrt(covariance: np.ndarray) -> np.ndarray:
     """Hermitian square roots M with M Mᴴ = C of a stack of PSD matrices (F, C, C)."""
     values, vectors = np.linalg.eigh(covariance)

@@ -17,19 +17,14 @@ import abc
 
 import numpy as np
 
-from ..scene.geometry import SPEED_OF_SOUND_M_S
+from .rooms import SPEED_OF_SOUND_M_S
 from . import dsp
+from ..registry import Registry
+from .directions import unit_vector
 from .hrtf import HRTFSet
 
-FORMATS = ("mono", "stereo", "binaural", "foa", "mic4")
 STEREO_SPACING_M = 0.2
 MIC4_RADIUS_M = 0.042
-
-
-def unit_vector(azimuth_deg, elevation_deg) -> np.ndarray:
-    """Unit vectors (..., 3) in the listener frame for azimuth/elevation in degrees."""
-    az, el = np.deg2rad(azimuth_deg), np.deg2rad(elevation_deg)
-    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 
 class ChannelFormat(abc.ABC):
@@ -207,17 +202,53 @@ def _tetrahedron(radius_m: float) -> np.ndarray:
     return radius_m * unit_vector(azimuth, elevation)
 
 
+#: Every channel format: name → ``factory(sofa_path, hrtf) -> ChannelFormat``.
+CHANNEL_FORMATS = Registry("channel format")
+
+
+def register_format(name: str, factory, replace: bool = False):
+    """Register a channel format; ``factory(sofa_path=None, hrtf=None)`` builds it."""
+    return CHANNEL_FORMATS.register(name, factory, replace=replace)
+
+
+def format_names() -> tuple[str, ...]:
+    """The registered channel formats, in registration order."""
+    return CHANNEL_FORMATS.names()
+
+
+def check_format(name: str) -> str:
+    """``name`` if it is a registered channel format, else a ValueError listing them."""
+    if name not in CHANNEL_FORMATS:
+        raise ValueError(f"channel_format must be one of {format_names()}, got {name!r}")
+    return name
+
+
+def check_formats(formats) -> tuple[str, ...]:
+    """A non-empty sequence of registered formats as a tuple, else a ValueError naming the
+    unknown ones."""
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in CHANNEL_FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats: unknown {unknown}; choose from {format_names()}")
+    return formats
+
+
 def make_format(name: str, sofa_path=None, hrtf: HRTFSet | None = None) -> ChannelFormat:
-    """Build a channel format by name (one of ``FORMATS``)."""
-    if name == "mono":
-        return CapsuleArray("mono", np.zeros((1, 3)), ("mono",))
-    if name == "stereo":
-        half = STEREO_SPACING_M / 2
-        return CapsuleArray("stereo", [[0, half, 0], [0, -half, 0]], ("left", "right"))
-    if name == "mic4":
-        return CapsuleArray("mic4", _tetrahedron(MIC4_RADIUS_M), ("m1", "m2", "m3", "m4"))
-    if name == "foa":
-        return Ambisonics()
-    if name == "binaural":
-        return Binaural(hrtf=hrtf, sofa_path=sofa_path)
-    raise ValueError(f"channel_format must be one of {FORMATS}, got {name!r}")
+    """Build a channel format by name (one of :func:`format_names`)."""
+    return CHANNEL_FORMATS[check_format(name)](sofa_path=sofa_path, hrtf=hrtf)
+
+
+def _stereo(**_) -> CapsuleArray:
+    half = STEREO_SPACING_M / 2
+    return CapsuleArray("stereo", [[0, half, 0], [0, -half, 0]], ("left", "right"))
+
+
+register_format("mono", lambda **_: CapsuleArray("mono", np.zeros((1, 3)), ("mono",)))
+register_format("stereo", _stereo)
+register_format("binaural", lambda sofa_path=None, hrtf=None: Binaural(hrtf=hrtf,
+                                                                       sofa_path=sofa_path))
+register_format("foa", lambda **_: Ambisonics())
+register_format("mic4", lambda **_: CapsuleArray("mic4", _tetrahedron(MIC4_RADIUS_M),
+                                                 ("m1", "m2", "m3", "m4")))
+#: The built-in formats, the default of every corpus.
+FORMATS = format_names()

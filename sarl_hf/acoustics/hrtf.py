@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from .dsp import fibonacci_sphere
+from .directions import fibonacci_sphere, unit_vector
 
 SOFA_ENV = "SARL_SOFA"
 DEFAULT_SOFA_PATHS = (
@@ -33,11 +33,6 @@ def default_sofa_path() -> Path:
         "no HRTF for the binaural format: install Debian's libmysofa1 "
         "(`apt-get install libmysofa1`, which ships MIT_KEMAR_normal_pinna.sofa), "
         f"or point ${SOFA_ENV} or sofa_path at any SimpleFreeFieldHRIR SOFA file")
-
-
-def _unit_vectors(azimuth_deg: np.ndarray, elevation_deg: np.ndarray) -> np.ndarray:
-    az, el = np.deg2rad(azimuth_deg), np.deg2rad(elevation_deg)
-    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 
 class HRTFSet:
@@ -87,7 +82,7 @@ class HRTFSet:
         if "cartesian" in str(units).lower():
             directions = position / np.linalg.norm(position, axis=1, keepdims=True)
         else:
-            directions = _unit_vectors(position[:, 0], position[:, 1])
+            directions = unit_vector(position[:, 0], position[:, 1])
         if receivers[0, 1, 0] < receivers[1, 1, 0]:  # receiver 0 must be the left ear (+y)
             ir = ir[:, ::-1]
         return cls(directions, ir, int(round(rate)), source=path.name)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..scene.geometry import is_convex, segments_blocked
+from .rooms import is_convex, segments_blocked
 
 
 @dataclass

@@ -24,217 +24,18 @@ import json
 import multiprocessing
 import threading
 import time
-import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from ..acoustics.formats import FORMATS
-from ..acoustics.render import MODES, Renderer
-from ..files import atomic_write, remove_partial_files, sha256_file, write_json
-from ..scene.factors import FactorConfig
-from ..scene.spec import SceneSpec
+from ..errors import CorpusMismatch, ResumeRequired
+from ..files import atomic_write, remove_partial_files, write_json
 from ..sources import SourceBank
-from ..splits import SPLITS
-from .schema import CONFIGS, chunks, config_specs, corpus_features, scene_example, split_sizes
-
-ROWS_PER_GROUP = 16  # parquet row group: small enough to stream the first rows fast
-
-
-@dataclass
-class CorpusPlan:
-    """Everything that decides a corpus's bytes (with the bank it names).
-
-    Attributes
-    ----------
-    scenes : int
-        Scenes of every format config, split 60/20/20 (``dataset.split_sizes``).
-    formats : tuple of str
-        Format configs to write; also the formats of the multisource and sensitivity rows.
-    seed : int
-    sample_rate : int
-        Hz.
-    duration_s : float
-    multisource_scenes : int
-        Scenes of the ``multisource`` config (split 60/20/20); 0 leaves it out.
-    sensitivity_anchors : int
-        Anchor scenes of the ``sensitivity`` config (test split); 0 leaves it out.
-    scenes_per_shard : int
-        Rows per parquet file at most.
-    mode : str
-        Renderer mode.
-    bank : dict
-        ``SourceBank.to_dict()`` of the dry clips.
-    factors : dict
-        ``FactorConfig.to_dict()``.
-    sofa_path : str or None
-        HRTF of the binaural format (default MIT KEMAR).
-    """
-
-    scenes: int = 1000
-    formats: tuple = FORMATS
-    seed: int = 0
-    sample_rate: int = 16000
-    duration_s: float = 4.0
-    multisource_scenes: int = 250
-    sensitivity_anchors: int = 10
-    scenes_per_shard: int = 500
-    mode: str = "fast"
-    bank: dict = field(default_factory=dict)
-    factors: dict = field(default_factory=lambda: FactorConfig().to_dict())
-    sofa_path: str | None = None
-
-    def __post_init__(self):
-        self.formats = tuple(self.formats)
-        unknown = [f for f in self.formats if f not in FORMATS]
-        if unknown or not self.formats:
-            raise ValueError(f"formats: unknown {unknown}; choose from {FORMATS}")
-        for name in ("scenes", "multisource_scenes", "sensitivity_anchors"):
-            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a non-negative integer, "
-                                 f"got {getattr(self, name)!r}")
-        if self.scenes_per_shard < 1:
-            raise ValueError(f"scenes_per_shard must be >= 1, got {self.scenes_per_shard}")
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-
-    def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))  # as it reads back: lists, not tuples
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CorpusPlan":
-        return cls(**d)
-
-    def split_size(self, config: str, split: str) -> int:
-        """Scenes (anchors for ``sensitivity``) of one config's split."""
-        if config == "sensitivity":
-            return self.sensitivity_anchors if split == "test" else 0
-        return split_sizes(self.multisource_scenes if config == "multisource"
-                           else self.scenes)[split]
-
-    def configs(self) -> list[str]:
-        """Configs this plan writes, in order."""
-        return [c for c in CONFIGS if c in self.formats or
-                any(self.split_size(c, s) for s in SPLITS) and c not in FORMATS]
-
-    def specs(self, config: str, split: str, bank: SourceBank) -> list[SceneSpec]:
-        return config_specs(config, split, self.split_size(config, split), self.seed,
-                            FactorConfig.from_dict(self.factors), bank, self.formats,
-                            self.sample_rate, self.duration_s)
-
-
-@dataclass(frozen=True)
-class ShardJob:
-    """One parquet file of the corpus: rows ``[start, stop)`` of a config's split."""
-
-    config: str
-    split: str
-    index: int
-    count: int
-    start: int
-    stop: int
-
-    @property
-    def path(self) -> str:
-        return f"data/{self.config}/{self.split}-{self.index:05d}-of-{self.count:05d}.parquet"
-
-    @property
-    def record_path(self) -> str:
-        return f".sarl/shards/{self.config}/{Path(self.path).stem}.json"
-
-
-def shard_jobs(plan: CorpusPlan, bank: SourceBank) -> tuple[list[ShardJob], dict]:
-    """Every shard of the corpus, in a fixed order, and the specs of each (config, split)."""
-    jobs, specs = [], {}
-    for config in plan.configs():
-        for split in SPLITS:
-            found = plan.specs(config, split, bank)
-            if not found:
-                continue
-            specs[config, split] = found
-            bounds = chunks(list(range(len(found))), plan.scenes_per_shard)
-            jobs.extend(ShardJob(config, split, k, len(bounds), b[0], b[-1] + 1)
-                        for k, b in enumerate(bounds))
-    return jobs, specs
-
-
-def write_shard(path: Path, specs: list[SceneSpec], renderer: Renderer, features,
-                on_scene=lambda: None) -> None:
-    """Render ``specs`` into one parquet file, a row group at a time (flat memory)."""
-    schema = features.arrow_schema
-
-    def write(tmp):
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for group in chunks(specs, ROWS_PER_GROUP):
-                rows = []
-                for spec in group:
-                    scene = renderer.render(spec)
-                    # already Arrow values (WAV bytes, level ints): no encode_example,
-                    # which would import torch for the Audio feature in every worker
-                    rows.append(scene_example(scene, renderer.bank.name))
-                    on_scene()
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-    atomic_write(path, write)
-
-
-def _shard_record(out: Path, job: ShardJob) -> dict:
-    path = out / job.path
-    return {"path": job.path, "config": job.config, "split": job.split,
-            "num_rows": job.stop - job.start, "num_bytes": path.stat().st_size,
-            "sha256": sha256_file(path)}
-
-
-def run_job(out: str, plan_dict: dict, bank: SourceBank, job: ShardJob, spec_dicts: list,
-            progress=None) -> dict:
-    """Render one shard and write its record; returns the record.
-
-    ``progress`` is a callable called once per scene, or a queue that gets a 1 per scene
-    (from a worker process).
-    """
-    plan = CorpusPlan.from_dict(plan_dict)
-    on_scene = progress if callable(progress) else (
-        (lambda: progress.put(1)) if progress is not None else (lambda: None))
-    renderer = Renderer(bank=bank, mode=plan.mode, sofa_path=plan.sofa_path)
-    features = corpus_features(FactorConfig.from_dict(plan.factors), bank.classes,
-                               plan.sample_rate)
-    specs = [SceneSpec.from_dict(d) for d in spec_dicts]
-    write_shard(Path(out) / job.path, specs, renderer, features, on_scene)
-    record = _shard_record(Path(out), job)
-    write_json(Path(out) / job.record_path, record)
-    return record
-
-
-def _read_record(out: Path, job: ShardJob):
-    path = out / job.record_path
-    try:
-        return json.loads(path.read_text()) if path.exists() else None
-    except json.JSONDecodeError:
-        return None
-
-
-def job_is_done(out: Path, job: ShardJob, verify: bool = True) -> bool:
-    """Whether a shard is complete: its record exists and (``verify``) its checksum holds.
-
-    A shard whose file is missing or whose checksum differs from its record is reported
-    with a warning and counts as not done, so it is rebuilt.
-    """
-    record = _read_record(out, job)
-    if record is None:
-        return False
-    path = out / job.path
-    if not path.exists():
-        warnings.warn(f"{job.path} is missing although it was recorded; rebuilding it")
-        return False
-    if path.stat().st_size != record["num_bytes"] or (verify and
-                                                      sha256_file(path) != record["sha256"]):
-        warnings.warn(f"{job.path} is corrupt (its checksum differs from the record); "
-                      "rebuilding it")
-        return False
-    return True
+from .card import dataset_card
+from .plan import CorpusPlan
+from .shards import ShardJob, job_is_done, read_record, run_job, shard_jobs
 
 
 def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
@@ -242,11 +43,10 @@ def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
     path = out / ".sarl" / "plan.json"
     if path.exists():
         if json.loads(path.read_text()) != plan.to_dict():
-            raise ValueError(f"{out} holds a corpus made with other parameters ({path}); "
-                             "use another --out or remove it")
+            raise CorpusMismatch(f"{out} holds a corpus made with other parameters ({path})")
         if not resume:
-            raise ValueError(f"{out} already holds (part of) this corpus; pass --resume to "
-                             "finish or check it")
+            raise ResumeRequired(f"{out} already holds (part of) this corpus; resume to "
+                                 "finish or check it")
         return
     if out.exists() and any(out.iterdir()) and not (out / ".sarl").exists():
         raise ValueError(f"{out} is not empty and holds no SARL corpus; use an empty folder")
@@ -375,25 +175,7 @@ def generate(out, plan: CorpusPlan, bank: SourceBank, *, num_proc: int = 1,
 
 def finalise(out: Path, plan: CorpusPlan, bank: SourceBank, jobs: list[ShardJob]) -> None:
     """Write ``manifest.json`` and the dataset card from the shard records."""
-    from .card import dataset_card
-
-    records = [_read_record(out, job) for job in jobs]
+    records = [read_record(out, job) for job in jobs]
     manifest = {"plan": plan.to_dict(), "files": records}
     write_json(out / "manifest.json", manifest)
     atomic_write(out / "README.md", dataset_card(plan, bank, records))
-
-
-SUMMARY_COLUMNS = ("channel_format", "azimuth", "elevation", "distance", "class", "rt60",
-                   "volume", "shape", "rt60_s", "rt60_target_s", "drr_db")
-
-
-def label_rows(out, formats) -> list[dict]:
-    """The label columns (no audio) of the format configs of a corpus folder, one dict
-    per row with its ``split``: what ``corpus.summarise`` reads."""
-    rows = []
-    for fmt in formats:
-        for split in SPLITS:
-            for path in sorted(Path(out).glob(f"data/{fmt}/{split}-*.parquet")):
-                table = pq.read_table(path, columns=list(SUMMARY_COLUMNS))
-                rows.extend(dict(row, split=split) for row in table.to_pylist())
-    return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import IncompleteCorpus
 from ..files import sha256_file
 
 #: What goes to the Hub: the card, the manifest and the data files (not ``.sarl/``).
@@ -20,8 +21,7 @@ def verify_corpus(folder) -> list[dict]:
     folder = Path(folder)
     for name in ("README.md", "manifest.json"):
         if not (folder / name).is_file():
-            raise ValueError(f"{folder} has no {name}: not a finished corpus (run `sarl "
-                             "generate ... --resume` to finish it)")
+            raise IncompleteCorpus(f"{folder} has no {name}: not a finished corpus")
     records = json.loads((folder / "manifest.json").read_text())["files"]
     listed = {r["path"] for r in records}
     for record in records:

@@ -10,18 +10,18 @@ skips what is done and an interrupted run loses nothing.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from ..acoustics.render import Renderer
+from ..rendering.renderer import Renderer
+from ..acoustics.formats import check_formats
+from ..errors import CorpusMismatch
 from ..files import atomic_write, remove_partial_files, wav_bytes, write_json
 from ..scene.balanced import design
-from ..scene.factors import FACTORS, FactorConfig
+from ..scene.factors import FactorConfig
 from ..scene.spec import SceneSpec
-from ..splits import SPLITS
+from ..sources import as_bank
 
 
 def corpus_specs(sizes: dict, seed: int, factors: FactorConfig, bank, **kwargs
@@ -38,8 +38,7 @@ def _check_run_file(out: Path, description: dict) -> None:
     if path.exists():
         found = json.loads(path.read_text())
         if found != description:
-            raise ValueError(f"{out} holds a corpus made with other arguments "
-                             f"({path}); use another --out or remove it")
+            raise CorpusMismatch(f"{out} holds a corpus made with other arguments ({path})")
     else:
         write_json(path, description)
 
@@ -87,42 +86,21 @@ def render_corpus(out, specs: list[SceneSpec], formats: list[str], renderer: Ren
     return rows
 
 
-def summarise(rows: list[dict], num_levels: dict) -> dict:
-    """Level counts per split and factor, and how close the rooms came to their targets.
-
-    ``num_levels`` maps each factor to its number of levels, so absent levels count 0.
-    """
-    summary = {"scenes": Counter(), "levels": {}, "rt60_error": {}}
-    for row in rows:
-        summary["scenes"][(row["channel_format"], row["split"])] += 1
-    first = rows[0]["channel_format"] if rows else None
-    for row in (r for r in rows if r["channel_format"] == first):
-        for factor in FACTORS:
-            key = (row["split"], factor)
-            counts = summary["levels"].setdefault(key, [0] * num_levels[factor])
-            counts[row[factor]] += 1
-    errors = np.array([abs(r["rt60_s"] / r["rt60_target_s"] - 1) for r in rows])
-    if len(errors):
-        summary["rt60_error"] = {"median": float(np.median(errors)), "max": float(errors.max())}
-        summary["drr_db"] = (float(min(r["drr_db"] for r in rows)),
-                             float(max(r["drr_db"] for r in rows)))
-    return summary
-
-
-def format_summary(summary: dict) -> str:
-    """The summary as a short plain-text report."""
-    lines = ["scenes per format and split:"]
-    for fmt in sorted({fmt for fmt, _ in summary["scenes"]}):
-        counts = [f"{split} {summary['scenes'][(fmt, split)]}" for split in SPLITS
-                  if (fmt, split) in summary["scenes"]]
-        lines.append(f"  {fmt:9s} " + ", ".join(counts))
-    lines.append("level counts per split (every level of a factor within ±1 = balanced):")
-    for (split, factor), values in sorted(summary["levels"].items()):
-        state = "balanced" if max(values) - min(values) <= 1 else "UNBALANCED"
-        lines.append(f"  {split:10s} {factor:9s} {values} {state}")
-    if summary["rt60_error"]:
-        err = summary["rt60_error"]
-        lines.append(f"measured RT60 vs target: median error {100 * err['median']:.1f}%, "
-                     f"max {100 * err['max']:.1f}%")
-        lines.append(f"DRR range: {summary['drr_db'][0]:.1f} to {summary['drr_db'][1]:.1f} dB")
-    return "\n".join(lines)
+def render_wav_folder(out, sizes: dict, formats, *, seed: int = 0, bank=None,
+                      sample_rate: int = 16000, duration_s: float = 4.0,
+                      num_sources: int = 1, mode: str = "fast", sofa_path=None,
+                      factors: FactorConfig | None = None, progress: bool = True
+                      ) -> list[dict]:
+    """A balanced corpus of ``sizes`` scenes per split (``{"train": 48, ...}``) in every
+    format of ``formats``, written as WAV + JSON into ``out`` (``sarl render``); a rerun
+    with the same arguments reuses what is there. Returns :func:`render_corpus`'s rows."""
+    bank = as_bank(bank, seed)
+    factors = factors or FactorConfig()
+    formats = list(check_formats(formats))
+    specs = corpus_specs(sizes, seed, factors, bank, sample_rate=sample_rate,
+                         duration_s=duration_s, num_sources=num_sources)
+    description = {"sizes": sizes, "seed": seed, "formats": formats, "bank": bank.to_dict(),
+                   "factors": factors.to_dict(), "mode": mode, "sample_rate": sample_rate,
+                   "duration_s": duration_s, "num_sources": num_sources}
+    renderer = Renderer(bank=bank, mode=mode, sofa_path=sofa_path)
+    return render_corpus(out, specs, formats, renderer, description, progress=progress)

@@ -14,17 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus.generation import CorpusPlan, generate
-from ..embeddings.cache import embed_corpus, load_embeddings
+from ..corpus.plan import CorpusPlan
+from ..corpus.generation import generate
+from ..embeddings.embed import embed_corpus
+from ..embeddings.cache import load_embeddings
 from ..encoders import load_encoder
 from ..files import atomic_write, json_digest
-from ..probe.multisource import probe_multisource
-from ..probe.protocol import GRID, PROTOCOL_VERSION, probe
-from ..probe.sensitivity_analysis import sensitivity_from_cache
-from ..probe.tasks import TASK_NAMES, TASKS
+from ..probing.multisource import probe_multisource
+from ..probing.protocol import GRID, PROTOCOL_VERSION, probe
+from ..probing.sensitivity_analysis import check_anchor_count, sensitivity_from_cache
+from ..probing.tasks import TASK_NAMES, TASKS
 from ..scene.factors import SOURCE_FACTORS, FactorConfig
 from ..splits import SPLITS
-from .report import best_by_validation, write_report
+from .selection import best_by_validation
+from .report import write_report
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made
@@ -96,7 +99,7 @@ def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_b
 
 def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_boot: int,
                              seed: int, device: str) -> dict:
-    """Assignment-scored probe (``sarl_hf.probe.multisource``) of every layer of a multisource
+    """Assignment-scored probe (``sarl_hf.probing.multisource``) of every layer of a multisource
     embedding cache: ``{layer: {factor: metrics}}``, cached like :func:`probe_layers`."""
     factors = {f: num_classes[f] for f in SOURCE_FACTORS}
 
@@ -140,9 +143,11 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     device : str
     progress : bool
     mlp : bool
-        Also run the MLP probe (``sarl_hf.probe.mlp``) of each task at the layer the
+        Also run the MLP probe (``sarl_hf.probing.mlp``) of each task at the layer the
         linear probe chose for it (``mlp`` in each entry).
     """
+    if plan.sensitivity_anchors:
+        check_anchor_count(plan.sensitivity_anchors, "sensitivity_anchors")
     out = Path(out)
     corpus = out / "corpus"
     generate(corpus, plan, bank, resume=True, progress=progress)
@@ -166,7 +171,7 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
                                      channel_format=config, progress=progress).folder
                 entry["multisource"] = probe_multisource_layers(multi, config, num_classes,
                                                                 n_boot, seed, device)
-            if plan.sensitivity_anchors >= 2:
+            if plan.sensitivity_anchors:
                 sens = embed_corpus(encoder, corpus, "sensitivity", out / "embeddings",
                                     splits=("test",), channel_format=config,
                                     progress=progress).folder

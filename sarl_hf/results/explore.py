@@ -1,7 +1,7 @@
 """What the ``sarl_explorer`` Space does, as plain functions: shape one scene from exact
 factor values, sweep one factor and measure how far an encoder's embedding moves, and
 draw the room. The limits of what a page accepts are here too; uploaded ``results.json``
-files are read by :func:`sarl_hf.results.report.read_results`.
+files are read by :func:`sarl_hf.results.combine.read_results`.
 
 A scene is given by its seven factor values (``{"azimuth": 30.0, "elevation": 0.0,
 "distance": 1.5, "class": "harmonic", "rt60": 0.5, "volume": 80.0, "shape": "shoebox"}``;
@@ -19,22 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ..acoustics.formats import FORMATS
-from ..acoustics.render import RenderedScene, Renderer
-from ..probe.sensitivity_analysis import METRICS, paired_distances
-from ..scene.balanced import place
+from ..acoustics.formats import format_names
+from ..encoders.registry import packaged_encoders
+from ..rendering.renderer import RenderedScene, Renderer
+from ..probing.sensitivity_analysis import METRICS, paired_distances
+from ..scene.placement import place
 from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig, nominal_levels
 from ..scene.spec import SceneSpec, SourceSpec
 from ..scene.variants import factor_variants
 from ..sources import SourceBank, as_bank
-from .report import summary_layer
+from .selection import summary_layer
 
 MAX_DURATION_S = 4.0  # longest scene a page renders
 MIN_SWEEP_POINTS, MAX_SWEEP_POINTS = 3, 12  # scenes per sweep
 MAX_RESULTS_BYTES = 5 * 2**20  # largest results.json read
 MAX_RESULT_ROWS = 40  # (encoder, format) pairs in one report
 SPLIT = "test"  # the clips the explorer plays: never seen by a probe's training
-PACKAGED_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny", "crepe-full", "ge2e")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
 UNITS = {"azimuth": "deg", "elevation": "deg", "distance": "m", "rt60": "s", "volume": "m³"}
 
@@ -86,7 +86,7 @@ def scene_spec(values: dict, channel_format: str = "binaural", duration_s: float
         bank), ``rt60`` (s, the target), ``volume`` (m³), ``shape`` (one of
         ``config.shapes``); see :func:`factor_ranges`.
     channel_format : str
-        One of ``formats.FORMATS``.
+        A registered channel format.
     duration_s : float
         In (0, ``MAX_DURATION_S``].
     seed : int
@@ -106,8 +106,9 @@ def scene_spec(values: dict, channel_format: str = "binaural", duration_s: float
     """
     config, bank = config or FactorConfig(), as_bank(bank)
     v = check_values(values, bank.classes, config)
-    if channel_format not in FORMATS:
-        raise ValueError(f"channel format must be one of {FORMATS}, got {channel_format!r}")
+    if channel_format not in format_names():
+        raise ValueError(f"channel format must be one of {format_names()}, got "
+                         f"{channel_format!r}")
     if not 0 < float(duration_s) <= MAX_DURATION_S:
         raise ValueError(f"duration must lie in (0, {MAX_DURATION_S:g}] s, got {duration_s!r}")
     seed = int(seed)
@@ -341,10 +342,10 @@ def check_encoder_name(name: str) -> str:
     """A packaged encoder's name or a Hub model id; anything else (paths, ``hear:``
     modules) is a ValueError, so a page never imports or reads what a visitor names."""
     name = (name or "").strip()
-    if name in PACKAGED_ENCODERS:
+    if name in packaged_encoders():
         return name
     if not _HUB_ID.match(name) or ".." in name:
-        raise ValueError(f"encoder must be one of {', '.join(PACKAGED_ENCODERS)} or a Hugging "
+        raise ValueError(f"encoder must be one of {', '.join(packaged_encoders())} or a Hugging "
                          f"Face model id such as facebook/wav2vec2-base, got {name!r}")
     return name
 
@@ -354,18 +355,18 @@ def open_encoder(name: str, channel_format: str, **options):
     a model the Hub cannot provide is a ValueError that says why in one sentence."""
     from huggingface_hub import constants
 
-    from ..encoders import load_encoder
+    from ..encoders.registry import load_encoder
 
     name = check_encoder_name(name)
     try:
         return load_encoder(name, channel_format=channel_format, **options)
     except (OSError, ValueError, ImportError) as err:
-        if name in PACKAGED_ENCODERS:
+        if name in packaged_encoders():
             raise ValueError(f"encoder {name!r} cannot be loaded here: {err}") from err
         if constants.is_offline_mode():
             raise ValueError(f"{name!r} is not in the local model cache and the Hugging Face "
                              f"Hub is unreachable (offline mode, HF_HUB_OFFLINE=1); pick one "
-                             f"of {', '.join(PACKAGED_ENCODERS)}") from err
+                             f"of {', '.join(packaged_encoders())}") from err
         raise ValueError(f"{name!r} could not be loaded from the Hugging Face Hub (no such "
                          f"audio model, or the Hub is unreachable): "
                          f"{str(err).splitlines()[0][:300]}") from err

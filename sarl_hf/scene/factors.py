@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .geometry import SHAPES
+from ..acoustics.rooms import SHAPES
 
 SOURCE_FACTORS = ("azimuth", "elevation", "distance", "class")
 ROOM_FACTORS = ("rt60", "volume", "shape")

@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..acoustics.formats import FORMATS, unit_vector
+from ..acoustics.directions import unit_vector
+from ..acoustics.formats import format_names
 from ..splits import SPLITS
-from .geometry import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
-                       surface_area)
+from ..acoustics.rooms import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
+                               surface_area)
 
 WALL_CLEARANCE_M = 0.1  # the smallest distance of a source or the listener to a surface
 
@@ -131,7 +132,7 @@ class SceneSpec:
     room, listener, sources
         Geometry; ``sources[0]`` is the primary source whose labels a scene carries.
     channel_format : str
-        One of ``formats.FORMATS``.
+        A registered channel format (``acoustics.formats.format_names()``).
     sample_rate : int
         Hz.
     duration_s : float
@@ -198,8 +199,8 @@ def _fail(field_name: str, message: str):
 
 
 def _check_scalars(spec: SceneSpec):
-    if spec.channel_format not in FORMATS:
-        _fail("channel_format", f"must be one of {FORMATS}, got {spec.channel_format!r}")
+    if spec.channel_format not in format_names():
+        _fail("channel_format", f"must be one of {format_names()}, got {spec.channel_format!r}")
     if spec.split not in SPLITS:
         _fail("split", f"must be one of {SPLITS}, got {spec.split!r}")
     if not (isinstance(spec.sample_rate, (int, np.integer)) and spec.sample_rate >= 8000):

@@ -16,9 +16,10 @@ from dataclasses import replace
 import numpy as np
 
 from ..sources import SourceBank, as_bank
-from .balanced import design, is_legal, place
+from .balanced import design
+from .placement import is_legal, place
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
-from .geometry import eyring_absorption, floor_polygon, polygon_area
+from ..acoustics.rooms import eyring_absorption, floor_polygon, polygon_area
 from .spec import RoomSpec, SceneSpec, SourceSpec
 
 

@@ -34,8 +34,10 @@ import numpy as np
 from scipy import signal
 from tqdm.auto import tqdm
 
-from .base import (SPLITS, TARGET_LOUDNESS_LUFS, SourceBank, _check_seed, _clip_counts,
-                   _is_silent, _n_samples, loudness_normalise)
+from ..splits import SPLITS
+from .banks import bank_from_name, register_bank
+from .base import SourceBank, check_seed, clip_counts, clip_length
+from .loudness import TARGET_LOUDNESS_LUFS, is_silent, loudness_normalise
 from .cache import ClipCache, default_cache_root, params_digest
 from .phrases import (DRUM_KITS, FLUIDSYNTH_OPTIONS, INSTRUMENTS, draw_drums, draw_phrase,
                       render_phrase)
@@ -168,13 +170,13 @@ class GMBank(SourceBank):
                  clip_s: float = DEFAULT_CLIP_S, cache_dir: str | Path | None = None,
                  soundfont: str | Path | None = None, num_workers: int | None = None,
                  progress: bool = True):
-        _check_seed(seed)
+        check_seed(seed)
         if not 0.5 <= clip_s <= 60.0:
             raise ValueError(f"clip_s must be between 0.5 and 60 seconds, got {clip_s!r}")
         if num_workers is not None and (int(num_workers) != num_workers or num_workers < 1):
             raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
         self.seed, self.clip_s = int(seed), float(clip_s)
-        self.clips_per_split = _clip_counts(clips_per_split)
+        self.clips_per_split = clip_counts(clips_per_split)
         self.tools = find_tools(soundfont)
         self.num_workers = int(num_workers or min(os.cpu_count() or 1, 8))
         self.progress = progress
@@ -245,7 +247,7 @@ class GMBank(SourceBank):
             raw = render_phrase(self.tools.fluidsynth, self.tools.soundfont, info, self.clip_s,
                                 NATIVE_RATE)
         clip = _fit(raw, int(round(self.clip_s * NATIVE_RATE)))
-        if _is_silent(clip):
+        if is_silent(clip):
             raise RuntimeError(f"gm bank: {clip_id} rendered silent ({info.get('instrument')})")
         return loudness_normalise(clip, NATIVE_RATE)
 
@@ -289,7 +291,7 @@ class GMBank(SourceBank):
         :data:`TARGET_LOUDNESS_LUFS` on exactly the returned samples.
         """
         self._parse(clip_id)
-        n_samples = _n_samples(sample_rate, duration_s)
+        n_samples = clip_length(sample_rate, duration_s)
         if sample_rate < 8000:
             raise ValueError(f"sample_rate must be at least 8000 Hz for gm clips, "
                              f"got {sample_rate}")
@@ -306,3 +308,24 @@ class GMBank(SourceBank):
         return {"name": self.name, "kind": "gm", "seed": self.seed,
                 "clips_per_split": dict(self.clips_per_split), "clip_s": self.clip_s,
                 "version": self.version, "soundfont": self.tools.soundfont.name}
+
+
+def default_bank_name() -> str:
+    """``"gm"`` if its soundfont, fluidsynth and espeak-ng are installed, else ``"procedural"``."""
+    return "gm" if gm_available() else "procedural"
+
+
+def _rebuild(d: Mapping) -> GMBank:
+    """A gm bank from its ``to_dict()``; other tool versions (another ``version``) warn:
+    its clips differ."""
+    bank = GMBank(seed=d.get("seed", 0), clips_per_split=d.get("clips_per_split"),
+                  clip_s=d.get("clip_s", DEFAULT_CLIP_S))
+    if d.get("version") not in (None, bank.version):
+        warnings.warn(f"gm bank rebuilt as version {bank.version}, not {d['version']}: "
+                      f"other tool versions or soundfont, so its clips differ", stacklevel=3)
+    return bank
+
+
+register_bank("gm", build=lambda argument, seed: GMBank(seed=seed), rebuild=_rebuild)
+# auto: gm where its Debian packages are installed, else procedural
+register_bank("auto", build=lambda argument, seed: bank_from_name(default_bank_name(), seed))

@@ -7,8 +7,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .base import (SPLITS, SourceBank, _check_seed, _clip_counts, _n_samples,
-                   rms_normalise)
+from ..splits import SPLITS
+from .banks import register_bank
+from .base import SourceBank, check_seed, clip_counts, clip_length
+from .loudness import rms_normalise
 from .recipes import RECIPES, synthesise
 
 
@@ -27,9 +29,9 @@ class ProceduralBank(SourceBank):
     name = "procedural"
 
     def __init__(self, seed: int = 0, clips_per_split: Mapping[str, int] | None = None):
-        _check_seed(seed)
+        check_seed(seed)
         self.seed = int(seed)
-        self.clips_per_split = _clip_counts(clips_per_split)
+        self.clips_per_split = clip_counts(clips_per_split)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -51,7 +53,7 @@ class ProceduralBank(SourceBank):
 
     def load(self, clip_id: str, sample_rate: int, duration_s: float) -> np.ndarray:
         class_name, split, index = self._parse(clip_id)
-        n_samples = _n_samples(sample_rate, duration_s)
+        n_samples = clip_length(sample_rate, duration_s)
         if sample_rate < 8000:
             raise ValueError(f"sample_rate must be at least 8000 Hz for procedural clips, "
                              f"got {sample_rate}")
@@ -64,3 +66,8 @@ class ProceduralBank(SourceBank):
         return {"name": self.name, "kind": "procedural", "seed": self.seed,
                 "clips_per_split": dict(self.clips_per_split)}
 
+
+
+register_bank("procedural", build=lambda argument, seed: ProceduralBank(seed=seed),
+              rebuild=lambda d: ProceduralBank(seed=d.get("seed", 0),
+                                               clips_per_split=d.get("clips_per_split")))

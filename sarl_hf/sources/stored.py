@@ -19,15 +19,23 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from .base import (DEFAULT_EXTENSIONS, SPLITS, SourceBank, _DECODE_ERRORS, _is_silent,
-                   _n_samples, rms_normalise)
+from ..splits import SPLITS
+from .banks import register_bank
+from .base import SourceBank, clip_length
+from .loudness import is_silent, rms_normalise
+
+
+DEFAULT_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif",
+                      ".aifc", ".au", ".caf", ".w64", ".rf64")
+#: Errors a decoder raises for an unreadable file (soundfile and torchcodec raise RuntimeError).
+DECODE_ERRORS = (RuntimeError, ValueError, OSError, EOFError)
 
 
 def _unusable_reason(audio: np.ndarray) -> str | None:
     """'corrupt' if ``audio`` (channels, samples) is non-finite, 'silent' if silent, else None."""
     if audio.size and not np.all(np.isfinite(audio)):
         return "corrupt"
-    if _is_silent(audio):
+    if is_silent(audio):
         return "silent"
     return None
 
@@ -109,7 +117,7 @@ class _IndexedBank(SourceBank):
         """Decode a clip once; warn, count and return False if it is corrupt or silent."""
         try:
             reason, detail = _unusable_reason(self._decode(location)[0]), ""
-        except _DECODE_ERRORS as error:
+        except DECODE_ERRORS as error:
             reason, detail = "corrupt", f" ({type(error).__name__}: {error})"
         if reason is not None:
             self.skipped[reason] += 1
@@ -155,7 +163,7 @@ class _IndexedBank(SourceBank):
 
     def load(self, clip_id: str, sample_rate: int, duration_s: float) -> np.ndarray:
         self._check_clip_id(clip_id)
-        n_samples = _n_samples(sample_rate, duration_s)
+        n_samples = clip_length(sample_rate, duration_s)
         audio, source_rate = self._decode(self._location[clip_id])
         return _fit_to_length(audio, int(source_rate), int(sample_rate), n_samples)
 
@@ -274,3 +282,16 @@ class DatasetBank(_IndexedBank):
                 "label_column": self.label_column, "split_fractions": list(self.split_fractions),
                 "num_rows": self._num_rows}
 
+
+
+def _rebuild_folder(d: Mapping[str, Any]) -> FolderBank:
+    if "root" not in d:
+        raise ValueError("bank dict of kind 'folder' needs a 'root' entry")
+    return FolderBank(d["root"], split_fractions=d.get("split_fractions", (0.8, 0.1, 0.1)),
+                      extensions=d.get("extensions"))
+
+
+register_bank("folder", build=lambda argument, seed: FolderBank(argument),
+              rebuild=_rebuild_folder, usage="folder:PATH")
+register_bank("dataset", no_rebuild="bank {name!r} is a dataset bank and cannot be rebuilt "
+              "from a dict: pass the DatasetBank object (wrapping the dataset) instead")

@@ -2,7 +2,7 @@
 embedding moves when one factor moves, and read the SARL probe results.
 
 The page is glue: every computation is in :mod:`sarl_hf.results.explore` (scenes, sweeps, room
-plots, results files), :mod:`sarl_hf.acoustics.render` and :mod:`sarl_hf.results.report`. Endpoints (for
+plots, results files), :mod:`sarl_hf.rendering.renderer` and :mod:`sarl_hf.results.report`. Endpoints (for
 ``gradio_client``): ``/render``, ``/sweep`` and ``/results``.
 
 Environment: ``SARL_EXPLORER_SOURCES`` picks the source bank (default ``auto``: the General
@@ -21,15 +21,17 @@ from collections import OrderedDict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from sarl_hf.acoustics.formats import FORMATS  # noqa: E402
-from sarl_hf.acoustics.render import Renderer  # noqa: E402
+from sarl_hf.encoders.registry import packaged_encoders  # noqa: E402
+from sarl_hf.rendering.renderer import Renderer  # noqa: E402
 from sarl_hf.results import explore  # noqa: E402
-from sarl_hf.results.report import markdown, merge_results, plots, read_results  # noqa: E402
+from sarl_hf.results.report import markdown  # noqa: E402
+from sarl_hf.results.combine import merge_results, read_results  # noqa: E402
+from sarl_hf.results.figures import plots  # noqa: E402
 from sarl_hf.scene.factors import FACTORS  # noqa: E402
-from sarl_hf.scene.geometry import SHAPES  # noqa: E402
+from sarl_hf.acoustics.rooms import SHAPES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEMO_RESULTS = HERE / "demo_results.json"
-ENCODER_CHOICES = ["sarl-spatial", "sarl-logmel", "crepe-tiny", "ge2e"]
 DEFAULTS = {"azimuth": 60.0, "elevation": 0.0, "distance": 1.5, "rt60": 0.5,
             "volume": 80.0, "shape": "shoebox"}
 MAX_UPLOAD_MB = explore.MAX_RESULTS_BYTES // 2**20
@@ -171,7 +173,7 @@ def build_demo(sources=None, workdir=None):
         with gr.Tab("Scene and sweep"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    encoder = gr.Dropdown(ENCODER_CHOICES, value="sarl-spatial",
+                    encoder = gr.Dropdown(list(packaged_encoders()), value="sarl-spatial",
                                           allow_custom_value=True, label="encoder (or a Hub "
                                           "model id, e.g. facebook/wav2vec2-base)",
                                           elem_id="encoder")

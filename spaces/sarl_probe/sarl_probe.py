@@ -3,7 +3,7 @@
 How much spatial information does an embedding keep? Give the embeddings of a set of
 scenes, what each scene really is (its azimuth in degrees, its room volume in m³, its
 class, ...) and which split each row belongs to; the metric fits the SARL linear probes
-(``sarl_hf.probe.protocol``) and returns the test metrics with bootstrap intervals and chance levels.
+(``sarl_hf.probing.protocol``) and returns the test metrics with bootstrap intervals and chance levels.
 """
 
 import numbers
@@ -12,8 +12,8 @@ import datasets
 import evaluate
 import numpy as np
 
-from sarl_hf.probe.protocol import probe
-from sarl_hf.probe.tasks import TASK_NAMES, get_task
+from sarl_hf.probing.protocol import probe
+from sarl_hf.probing.tasks import TASK_NAMES, get_task
 from sarl_hf.scene.factors import FactorConfig, nominal_levels
 from sarl_hf.splits import SPLITS
 
@@ -384,7 +384,7 @@ def _levels_of(task_name, levels, n):
 
 
 def task_columns(task_name, references, levels=None):
-    """Label columns of one task for ``sarl_hf.probe.protocol.probe`` and its number of classes.
+    """Label columns of one task for ``sarl_hf.probing.protocol.probe`` and its number of classes.
 
     Returns
     -------

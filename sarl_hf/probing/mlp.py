@@ -1,4 +1,4 @@
-"""The MLP probe: the protocol of ``sarl_hf.probe.protocol`` with one hidden layer instead of a
+"""The MLP probe: the protocol of ``sarl_hf.probing.protocol`` with one hidden layer instead of a
 linear model (``probe(..., model="mlp")``).
 
 Each task gets its own network, ``x → ReLU(x W₁ + b₁) W₂ + b₂`` with ``hidden`` units;

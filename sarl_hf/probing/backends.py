@@ -1,6 +1,6 @@
 """The two implementations of the linear probe's fits: torch (the default) and scikit-learn
 (the cross-check). Both fit on standardised features and return predictions for every
-L2 strength of the grid, so that the protocol (``sarl_hf.probe.protocol``) selects on validation.
+L2 strength of the grid, so that the protocol (``sarl_hf.probing.protocol``) selects on validation.
 
 The torch backend fits every task of a layer at once (one softmax problem per task,
 side by side) and shares one eigendecomposition of the train features between the

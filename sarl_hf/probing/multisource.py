@@ -4,7 +4,7 @@ A scene of the ``multisource`` config holds 2 or 3 sources, each with its own az
 elevation, distance and class. A linear probe cannot say which output belongs to which
 source, so it is asked for something order-free: for each level of a factor, how many of
 the scene's sources sit at that level (ridge regression on the count vector, under the
-same protocol as ``sarl_hf.probe.protocol``: standardise on train, 10 L2 strengths, choose on
+same protocol as ``sarl_hf.probing.protocol``: standardise on train, 10 L2 strengths, choose on
 validation, bootstrap intervals on test).
 
 Decoding takes the number of sources as known: a scene with m sources gets the m levels
@@ -167,7 +167,7 @@ def probe_multisource(embeddings: dict, sources: dict, num_classes: dict,
     factors : sequence of str
         Among ``azimuth``, ``elevation``, ``distance``, ``class``.
     grid, backend, n_boot, seed, device
-        As in :func:`sarl_hf.probe.protocol.probe`.
+        As in :func:`sarl_hf.probing.protocol.probe`.
 
     Returns
     -------

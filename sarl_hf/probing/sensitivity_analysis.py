@@ -24,6 +24,16 @@ METRICS = ("cosine", "euclidean")
 CIRCULAR = ("azimuth",)
 _CHUNK = 4096  # rows per distance block
 _BOOT_CELLS = 2_000_000  # bootstrap replicates × anchor pairs per block
+#: Anchors a sensitivity analysis needs at least: unrelated scenes are rows of two anchors.
+MIN_ANCHORS = 2
+
+
+def check_anchor_count(n_anchors: int, argument: str = "anchor_ids") -> None:
+    """ValueError naming ``argument`` unless there are at least :data:`MIN_ANCHORS` anchors."""
+    if n_anchors < MIN_ANCHORS:
+        raise ValueError(f"{argument}: a sensitivity analysis needs at least {MIN_ANCHORS} "
+                         f"anchors (distances between unrelated scenes need two anchors), "
+                         f"got {n_anchors}")
 
 
 def paired_distances(x: np.ndarray, i: np.ndarray, j: np.ndarray, metric: str) -> np.ndarray:
@@ -270,8 +280,7 @@ def sensitivity(embeddings, anchor_ids, factors, levels, anchor_levels, metric: 
         raise ValueError(f"need n_boot >= 0 and max_pairs >= 1, got {n_boot}, {max_pairs}")
     x, arr = _check_inputs(embeddings, anchor_ids, factors, levels, anchor_levels, metric)
     names, codes = np.unique(arr["anchor_ids"], return_inverse=True)
-    if len(names) < 2:
-        raise ValueError("anchor_ids: unrelated scenes need at least two anchors")
+    check_anchor_count(len(names))
     pair_rng, boot_rng = (np.random.default_rng([seed, k]) for k in (0, 1))
     ui, uj = unrelated_pairs(codes, max_pairs, pair_rng)
     ud = paired_distances(x, ui, uj, metric)

@@ -249,7 +249,7 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
         Torch device of the torch backend.
     model : str
         ``linear`` (softmax classifier and ridge) or ``mlp`` (one hidden layer per task,
-        ``sarl_hf.probe.mlp``; torch backend only). Both follow the same protocol.
+        ``sarl_hf.probing.mlp``; torch backend only). Both follow the same protocol.
     mlp_hidden : int, optional
         Hidden units of the MLP probe (default ``probe_mlp.HIDDEN``).
 

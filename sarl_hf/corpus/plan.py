@@ -1,0 +1,200 @@
+"""What a corpus holds: the plan (every parameter that decides its bytes), its configs and
+the scene specs of each config's splits, in the order they are stored.
+
+Configs: one per channel format (``mono``, ``stereo``, ``binaural``, ``foa``, ``mic4``;
+the same single-source scenes in each), ``multisource`` (2–3 simultaneous sources, with
+per-source labels and a caption) and ``sensitivity`` (one-factor-at-a-time variants of
+anchor scenes, ``test`` split only). The two last hold a row per scene and generated
+format, told apart by ``channel_format``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from ..acoustics.formats import FORMATS, check_formats, format_names
+from ..rendering.renderer import MODES
+from ..scene.balanced import design
+from ..scene.factors import FactorConfig
+from ..scene.spec import SceneSpec
+from ..scene.variants import sensitivity_design
+from ..sources import SourceBank, as_bank
+from ..splits import SPLITS
+
+SPECIAL_CONFIGS = ("multisource", "sensitivity")
+#: Fraction of a corpus's scenes in the validation and in the test split.
+HELD_OUT_FRACTION = 0.2
+#: Extra sources in a multisource scene: every other scene has 3 sources, the rest 2.
+MULTISOURCE_MAX_SOURCES = 3
+
+
+def config_names() -> tuple[str, ...]:
+    """Every config a corpus can hold: one per channel format, then the special ones."""
+    return format_names() + SPECIAL_CONFIGS
+
+
+def split_sizes(scenes: int) -> dict:
+    """Scenes per split of a corpus of ``scenes``: 60% train, 20% validation, 20% test.
+
+    >>> split_sizes(80)
+    {'train': 48, 'validation': 16, 'test': 16}
+    """
+    if scenes < 0:
+        raise ValueError(f"scenes must be >= 0, got {scenes}")
+    held_out = int(round(HELD_OUT_FRACTION * scenes))
+    return {"train": scenes - 2 * held_out, "validation": held_out, "test": held_out}
+
+
+def derived_seed(seed: int, name: str) -> int:
+    """A seed for a named part of a corpus, so configs do not share random draws."""
+    state = np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)
+    return int(state[0])
+
+
+def config_specs(config: str, split: str, n: int, seed: int = 0,
+                 factors: FactorConfig | None = None, bank: SourceBank | str | None = None,
+                 formats=FORMATS, sample_rate: int = 16000, duration_s: float = 4.0
+                 ) -> list[SceneSpec]:
+    """The scene specs of one config and split, in the order they are stored.
+
+    Parameters
+    ----------
+    config : str
+        A channel format, ``multisource`` or ``sensitivity``.
+    split : str
+    n : int
+        Scenes of this split (anchor scenes for ``sensitivity``, whose only split is
+        ``test``).
+    seed : int
+    factors : FactorConfig, optional
+    bank : SourceBank, optional
+    formats : sequence of str
+        Formats the ``multisource`` and ``sensitivity`` rows are rendered in (format
+        after format); ignored by the format configs.
+    sample_rate : int
+        Hz.
+    duration_s : float
+
+    Returns
+    -------
+    list of SceneSpec
+    """
+    if config not in config_names():
+        raise ValueError(f"config must be one of {config_names()}, got {config!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if n < 1:
+        return []
+    kwargs = dict(factors=factors, bank=as_bank(bank, seed), sample_rate=sample_rate,
+                  duration_s=duration_s)
+    if config in format_names():
+        return design(n, split, seed, channel_format=config, **kwargs)
+    formats = check_formats(formats)
+    if config == "sensitivity":
+        if split != "test":
+            raise ValueError("the sensitivity config has only a 'test' split")
+        specs = sensitivity_design(n, derived_seed(seed, config), split=split,
+                                   id_prefix="sensitivity-", **kwargs)
+    else:
+        specs = design(n, split, derived_seed(seed, config), id_prefix="multisource-",
+                       num_sources=MULTISOURCE_MAX_SOURCES, **kwargs)
+        specs = [spec if i % 2 == 0 else _without_last_source(spec)
+                 for i, spec in enumerate(specs)]
+    return [spec.with_format(fmt) for fmt in formats for spec in specs]
+
+
+def _without_last_source(spec: SceneSpec) -> SceneSpec:
+    return replace(spec, sources=spec.sources[:-1])
+
+
+def _check_count(name: str, value) -> None:
+    if int(value) != value or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+@dataclass
+class CorpusPlan:
+    """Everything that decides a corpus's bytes (with the bank it names).
+
+    Attributes
+    ----------
+    scenes : int
+        Scenes of every format config, split 60/20/20 (:func:`split_sizes`).
+    formats : tuple of str
+        Format configs to write; also the formats of the multisource and sensitivity rows.
+    seed : int
+    sample_rate : int
+        Hz.
+    duration_s : float
+    multisource_scenes : int, optional
+        Scenes of the ``multisource`` config (split 60/20/20); 0 leaves it out. Default
+        ``scenes // 4``.
+    sensitivity_anchors : int, optional
+        Anchor scenes of the ``sensitivity`` config (test split); 0 leaves it out.
+        Default ``max(1, scenes // 100)``.
+    scenes_per_shard : int
+        Rows per parquet file at most.
+    mode : str
+        Renderer mode.
+    bank : dict
+        ``SourceBank.to_dict()`` of the dry clips.
+    factors : dict
+        ``FactorConfig.to_dict()``.
+    sofa_path : str or None
+        HRTF of the binaural format (default MIT KEMAR).
+    """
+
+    scenes: int = 1000
+    formats: tuple = FORMATS
+    seed: int = 0
+    sample_rate: int = 16000
+    duration_s: float = 4.0
+    multisource_scenes: int | None = None
+    sensitivity_anchors: int | None = None
+    scenes_per_shard: int = 500
+    mode: str = "fast"
+    bank: dict = field(default_factory=dict)
+    factors: dict = field(default_factory=lambda: FactorConfig().to_dict())
+    sofa_path: str | None = None
+
+    def __post_init__(self):
+        self.formats = check_formats(self.formats)
+        _check_count("scenes", self.scenes)
+        if self.multisource_scenes is None:
+            self.multisource_scenes = self.scenes // 4
+        if self.sensitivity_anchors is None:
+            self.sensitivity_anchors = max(1, self.scenes // 100)
+        _check_count("multisource_scenes", self.multisource_scenes)
+        _check_count("sensitivity_anchors", self.sensitivity_anchors)
+        if self.scenes_per_shard < 1:
+            raise ValueError(f"scenes_per_shard must be >= 1, got {self.scenes_per_shard}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))  # as it reads back: lists, not tuples
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CorpusPlan":
+        return cls(**d)
+
+    def split_size(self, config: str, split: str) -> int:
+        """Scenes (anchors for ``sensitivity``) of one config's split."""
+        if config == "sensitivity":
+            return self.sensitivity_anchors if split == "test" else 0
+        return split_sizes(self.multisource_scenes if config == "multisource"
+                           else self.scenes)[split]
+
+    def configs(self) -> list[str]:
+        """Configs this plan writes, in order."""
+        return [c for c in config_names() if c in self.formats or
+                c in SPECIAL_CONFIGS and any(self.split_size(c, s) for s in SPLITS)]
+
+    def specs(self, config: str, split: str, bank: SourceBank) -> list[SceneSpec]:
+        return config_specs(config, split, self.split_size(config, split), self.seed,
+                            FactorConfig.from_dict(self.factors), bank, self.formats,
+                            self.sample_rate, self.duration_s)

@@ -1,0 +1,28 @@
+"""The named errors of the library. Each is a ``ValueError`` whose message says what is
+wrong in the library's terms; the command line adds how to fix it with its flags.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CorpusMismatch", "ResumeRequired", "IncompleteCorpus", "ArgumentRequired"]
+
+
+class CorpusMismatch(ValueError):
+    """Two things that must share one corpus do not: a folder holds a corpus made with
+    other parameters, or results files were measured on different corpora."""
+
+
+class ResumeRequired(ValueError):
+    """An output folder already holds (part of) this very corpus: continue it on purpose."""
+
+
+class IncompleteCorpus(ValueError):
+    """A corpus folder is not finished (no manifest yet): finish its generation first."""
+
+
+class ArgumentRequired(ValueError):
+    """An optional argument is needed in this case; ``argument`` names it."""
+
+    def __init__(self, message: str, argument: str):
+        super().__init__(message)
+        self.argument = argument
