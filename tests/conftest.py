@@ -1,16 +1,54 @@
+"""Shared test helpers and fixtures: the tiny corpus every stage after the corpus reads,
+hand-made scenes, the command line run in-process, and markers for system packages."""
+
+import contextlib
+import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from sarl_hf import cli  # noqa: E402
 from sarl_hf.acoustics.hrtf import default_sofa_path  # noqa: E402
-from sarl_hf.scene.placement import place  # noqa: E402
-from sarl_hf.scene.factors import FactorConfig  # noqa: E402
 from sarl_hf.acoustics.rooms import floor_polygon  # noqa: E402
+from sarl_hf.corpus.generation import generate  # noqa: E402
+from sarl_hf.corpus.plan import CorpusPlan  # noqa: E402
+from sarl_hf.scene.factors import FactorConfig  # noqa: E402
+from sarl_hf.scene.placement import place  # noqa: E402
 from sarl_hf.scene.spec import RoomSpec, SceneSpec, SourceSpec  # noqa: E402
-from sarl_hf.sources import gm_available  # noqa: E402
+from sarl_hf.sources import ProceduralBank, gm_available  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+#: The tiny corpus: 10 scenes of 0.5 s in mono and stereo (6/2/2), 5 multisource scenes,
+#: 2 sensitivity anchors (84 variants per format), at most 4 rows per shard.
+TINY_SEED = 0
+TINY_PLAN = CorpusPlan(scenes=10, formats=("mono", "stereo"), seed=TINY_SEED, duration_s=0.5,
+                       multisource_scenes=5, sensitivity_anchors=2, scenes_per_shard=4,
+                       bank=ProceduralBank(seed=TINY_SEED).to_dict())
+#: The same corpus as ``sarl generate`` arguments.
+TINY_ARGS = ["--scenes", "10", "--formats", "mono,stereo", "--seed", str(TINY_SEED),
+             "--duration", "0.5", "--multisource-scenes", "5", "--sensitivity-anchors", "2",
+             "--scenes-per-shard", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A finished corpus folder of :data:`TINY_PLAN`; tests copy it before changing it."""
+    folder = tmp_path_factory.mktemp("tiny") / "sarl"
+    report = generate(folder, TINY_PLAN, ProceduralBank(seed=TINY_SEED), progress=False)
+    assert report.complete
+    return folder
+
+
+def run_cli(argv) -> tuple[int, str, str]:
+    """``sarl_hf.cli.main(argv)`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
 
 
 def _has_sofa() -> bool:

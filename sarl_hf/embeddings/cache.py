@@ -92,7 +92,8 @@ def load_embeddings(folder, config: str, split: str, layer: str | None = None,
         raise ValueError(f"{split_dir} is not a complete embedding cache")
     record = json.loads((split_dir / SUCCESS).read_text())
     tables = [pq.read_table(split_dir / part["name"]) for part in record["parts"]]
-    table = pa.concat_tables(tables)
+    # a part of a shard that holds none of this format's rows has no layer columns
+    table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
     names = [n for n in table.column_names if n.startswith(LAYER_PREFIX)]
     if layer is not None:
         if LAYER_PREFIX + layer not in names:

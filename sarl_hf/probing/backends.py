@@ -40,7 +40,7 @@ def cpu_threads_for(num_values: int, device: str):
         torch.set_num_threads(saved)
 
 
-def _torch_dtype(dtype: str):
+def torch_dtype(dtype: str):
     import torch
 
     return {"float32": torch.float32, "float64": torch.float64}[dtype]
@@ -178,7 +178,7 @@ def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dty
                     basis):
     import torch
 
-    kind = _torch_dtype(dtype)
+    kind = torch_dtype(dtype)
     z, *z_evaluate = _rotated([x_train, *evaluate], basis, kind, device)
     y = torch.as_tensor(np.asarray(y_train).reshape(len(z), -1), dtype=torch.int64,
                         device=device)
@@ -234,7 +234,7 @@ def torch_regress(x_train, targets, evaluate, alphas, device="cpu", dtype="float
 def _torch_regress(x_train, targets, evaluate, alphas, device, dtype, basis):
     import torch
 
-    kind = _torch_dtype(dtype)
+    kind = torch_dtype(dtype)
     z, *z_evaluate = _rotated([x_train, *evaluate], basis, kind, device)
     y = torch.as_tensor(targets, dtype=kind, device=device)
     y_mean = y.mean(0)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backends import cpu_threads_for, torch_dtype
+
 #: Hidden units per task network.
 HIDDEN = 256
 #: L-BFGS steps per strength at most.
@@ -100,9 +102,8 @@ def mlp_classify(x_train, y_train, evaluate, alphas, num_classes, device="cpu",
     """
     import torch
 
-    from .backends import _torch_dtype, cpu_threads_for
 
-    kind = _torch_dtype(dtype)
+    kind = torch_dtype(dtype)
     x = torch.as_tensor(x_train, dtype=kind, device=device)
     y = torch.as_tensor(np.asarray(y_train).reshape(len(x), -1), dtype=torch.int64,
                         device=device)
@@ -143,9 +144,8 @@ def mlp_regress(x_train, targets, evaluate, alphas, device="cpu", dtype="float32
     """
     import torch
 
-    from .backends import _torch_dtype, cpu_threads_for
 
-    kind = _torch_dtype(dtype)
+    kind = torch_dtype(dtype)
     targets = np.asarray(targets, dtype=np.float64).reshape(len(x_train), -1)
     mean, std = targets.mean(0), targets.std(0)
     std[std == 0] = 1.0

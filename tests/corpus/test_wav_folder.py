@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -14,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import run_cli
 
 from sarl_hf import cli
 from sarl_hf.acoustics.formats import FORMATS
@@ -26,19 +25,11 @@ from sarl_hf.scene.spec import SceneSpec
 from sarl_hf.sources import ProceduralBank
 from sarl_hf.splits import SPLITS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SIZES = {"train": 6, "validation": 3, "test": 3}
 FORMATS_USED = {"mono": 1, "stereo": 2}
 ARGS = ["--train", "6", "--validation", "3", "--test", "3", "--formats", "mono,stereo",
         "--duration", "0.5", "--no-progress"]
-
-
-def run_cli(argv) -> tuple[int, str, str]:
-    """``sarl_hf.cli.main(argv)`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 def render_args(out: Path, *extra) -> list[str]:

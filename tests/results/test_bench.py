@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from test_corpus_cli import run_cli
+from conftest import run_cli
 
 from sarl_hf.encoders import load_encoder
 from sarl_hf.probing.tasks import TASK_NAMES

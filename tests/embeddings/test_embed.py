@@ -10,29 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_corpus_cli import run_cli
+from conftest import run_cli
 from tiny_models import save_tiny
 
-from sarl_hf.corpus.plan import CorpusPlan
-from sarl_hf.corpus.generation import generate
 from sarl_hf.corpus.plan import split_sizes
 from sarl_hf.embeddings.cache import SUCCESS, cache_dir, load_embeddings
 from sarl_hf.embeddings.embed import embed_corpus
 from sarl_hf.encoders.hf import TransformersEncoder
 from sarl_hf.files import sha256_file as sha256_of
-from sarl_hf.sources import ProceduralBank
 
 SCENES = 10
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("corpus") / "sarl"
-    bank = ProceduralBank()
-    plan = CorpusPlan(scenes=SCENES, formats=("stereo",), duration_s=0.5, multisource_scenes=0,
-                      sensitivity_anchors=0, scenes_per_shard=3, bank=bank.to_dict())
-    assert generate(folder, plan, bank, progress=False).complete
-    return folder
+def corpus(tiny_corpus):
+    return tiny_corpus
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def parts_of(folder: Path) -> dict:
 def test_embeddings_align_with_labels_and_a_second_run_hits(corpus, model_dir, tmp_path):
     encoder = TransformersEncoder(str(model_dir))
     report = embed_corpus(encoder, corpus, "stereo", tmp_path, batch_size=4, progress=False)
-    assert not report.hits and len(report.embedded) == 4  # train: 2 shards of 3; 1 each
+    assert not report.hits and len(report.embedded) == 4  # train: 2 shards of 4; 1 each
     embeddings, labels = load_embeddings(report.folder, "stereo", "train")
     assert labels.num_rows == split_sizes(SCENES)["train"] == len(embeddings["layer_02"])
     assert "audio" not in labels.column_names and "azimuth_deg" in labels.column_names

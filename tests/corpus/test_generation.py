@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 from datasets import Audio
-from test_corpus_cli import run_cli
+from conftest import TINY_ARGS, TINY_PLAN, TINY_SEED, run_cli
 
 from sarl_hf.rendering.renderer import direction_of
 from sarl_hf.corpus.captions import class_phrase
@@ -32,13 +32,8 @@ from sarl_hf.scene.spec import SceneSpec
 from sarl_hf.sources import ProceduralBank
 
 CHANNELS = {"mono": 1, "stereo": 2}
-SCENES, SEED, DURATION_S, FS = 10, 3, 0.5, 16000
-ARGS = ["--scenes", str(SCENES), "--formats", "mono,stereo", "--seed", str(SEED),
-        "--duration", str(DURATION_S), "--multisource-scenes", "5",
-        "--sensitivity-anchors", "1", "--scenes-per-shard", "4", "--no-progress"]
-PLAN = CorpusPlan(scenes=SCENES, formats=("mono", "stereo"), seed=SEED, duration_s=DURATION_S,
-                  multisource_scenes=5, sensitivity_anchors=1, scenes_per_shard=4,
-                  bank=ProceduralBank(seed=SEED).to_dict())
+SCENES, SEED, DURATION_S, FS = 10, TINY_SEED, 0.5, 16000
+ARGS, PLAN = TINY_ARGS, TINY_PLAN
 
 
 def files_of(folder: Path) -> dict:
@@ -48,12 +43,8 @@ def files_of(folder: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("sarl") / "sarl"
-    code, stdout, stderr = run_cli(["generate", "--out", str(folder)] + ARGS)
-    assert code == 0, stderr
-    assert "corpus complete" in stdout
-    return folder
+def corpus(tiny_corpus) -> Path:
+    return tiny_corpus
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +63,7 @@ def test_folder_is_hub_ready(corpus):
     sizes = split_sizes(SCENES)
     assert {s["name"]: s["num_examples"] for s in infos["mono"]["splits"]} == sizes
     assert {s["name"]: s["num_examples"] for s in infos["sensitivity"]["splits"]} == {
-        "test": 2 * 42}  # 1 anchor: 8 + 5 + 4 + 12 + 5 + 4 + 4 variants, 2 formats
+        "test": 2 * 2 * 42}  # 2 anchors of 8 + 5 + 4 + 12 + 5 + 4 + 4 variants, 2 formats
     for factor in FACTORS:
         assert f"`{factor}`" in card
     assert "## Citation" in card and "## How it was made" in card
@@ -138,7 +129,7 @@ def test_stream_yields_the_folder_examples(corpus):
     kwargs = dict(seed=SEED, formats=("mono", "stereo"), duration_s=DURATION_S,
                   bank=ProceduralBank(seed=SEED))
     for config, split, n in [("stereo", "train", split_sizes(SCENES)["train"]),
-                             ("multisource", "test", 1), ("sensitivity", "test", 1)]:
+                             ("multisource", "test", 1), ("sensitivity", "test", 2)]:
         on_the_fly = _undecoded(stream(config, split, n, **kwargs))
         stored = _undecoded(datasets.load_dataset(str(corpus), config, split=split,
                                                   streaming=True))
@@ -182,8 +173,11 @@ def test_multisource_rows_carry_every_source_and_a_caption(loaded):
 def test_sensitivity_rows_move_one_factor(loaded):
     ds = loaded["sensitivity"]["test"]
     mono = ds.filter(lambda fmt: fmt == "mono", input_columns="channel_format")
-    assert Counter(mono["variant_factor"]) == {"azimuth": 8, "elevation": 5, "distance": 4,
-                                                "class": 12, "rt60": 5, "volume": 4, "shape": 4}
+    per_anchor = {"azimuth": 8, "elevation": 5, "distance": 4, "class": 12, "rt60": 5,
+                  "volume": 4, "shape": 4}
+    anchors = TINY_PLAN.sensitivity_anchors
+    assert Counter(mono["variant_factor"]) == {f: anchors * n for f, n in per_anchor.items()}
+    assert len(set(mono["anchor_id"])) == anchors
     for row in mono:
         assert row[row["variant_factor"]] == row["variant_level"]
         assert row["anchor_id"].startswith("sensitivity-test-")
@@ -213,8 +207,8 @@ def test_killed_run_resumes_to_identical_bytes(corpus, tmp_path):
     assert code == 2 and "--resume" in stderr
     code, stdout, stderr = run_cli(["generate", "--out", str(folder), "--resume"] + ARGS)
     assert code == 0, stderr
-    assert "found complete" in stdout
-    assert files_of(folder) == files_of(corpus)
+    assert "found complete" in stdout and "corpus complete" in stdout
+    assert files_of(folder) == files_of(corpus)  # the command line writes what the library does
 
 
 def test_corrupt_shard_is_detected_and_rebuilt(corpus, tmp_path):
@@ -267,7 +261,7 @@ def test_bad_arguments_are_refused(corpus, tmp_path):
         config_specs("sensitivity", "train", 1)
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_publish_dry_run_lists_the_hub_files_and_refuses_a_corrupt_folder(corpus, tmp_path):

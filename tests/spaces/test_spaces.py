@@ -20,7 +20,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-SPACES = Path(__file__).resolve().parents[1] / "spaces"
+SPACES = Path(__file__).resolve().parents[2] / "spaces"
 CHROMIUM = os.environ.get("SARL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking"]

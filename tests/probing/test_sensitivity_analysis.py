@@ -138,22 +138,13 @@ def test_anchor_levels_are_read_from_the_other_factors_variants():
 # --- end to end: generated corpus, sarl-spatial, the cache ----------------------------------
 
 @pytest.fixture(scope="module")
-def spatial_cache(tmp_path_factory):
-    from sarl_hf.corpus.plan import CorpusPlan
-    from sarl_hf.corpus.generation import generate
+def spatial_cache(tiny_corpus, tmp_path_factory):
     from sarl_hf.embeddings.embed import embed_corpus
     from sarl_hf.encoders import load_encoder
-    from sarl_hf.sources import ProceduralBank
 
-    root = tmp_path_factory.mktemp("sensitivity")
-    bank = ProceduralBank()
-    plan = CorpusPlan(scenes=5, formats=("stereo",), sensitivity_anchors=2,
-                      multisource_scenes=0, duration_s=0.5, scenes_per_shard=64,
-                      bank=bank.to_dict())
-    assert generate(root / "corpus", plan, bank, progress=False).complete
-    report = embed_corpus(load_encoder("sarl-spatial"), root / "corpus", "sensitivity",
-                          root / "cache", splits=("test",), channel_format="stereo",
-                          progress=False)
+    report = embed_corpus(load_encoder("sarl-spatial"), tiny_corpus, "sensitivity",
+                          tmp_path_factory.mktemp("sensitivity"), splits=("test",),
+                          channel_format="stereo", progress=False)
     return report.folder
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-SPACES = Path(__file__).resolve().parents[1] / "spaces"
+SPACES = Path(__file__).resolve().parents[2] / "spaces"
 MODULE_DIR = SPACES / "sarl_probe"
 SPLITS = ["train"] * 96 + ["validation"] * 32 + ["test"] * 64
 

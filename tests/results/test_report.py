@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_corpus_cli import run_cli
+from conftest import run_cli
 
 from sarl_hf.results import combine, report
 from sarl_hf.results.explore import MAX_RESULT_ROWS
 
-DEMO_RESULTS = Path(__file__).resolve().parents[1] / "spaces" / "sarl_explorer" / \
+DEMO_RESULTS = Path(__file__).resolve().parents[2] / "spaces" / "sarl_explorer" / \
     "demo_results.json"
 
 
