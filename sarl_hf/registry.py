@@ -28,8 +28,8 @@ class Registry(Mapping):
     kind : str
         What the entries are, for messages (``"channel format"``).
 
-    A registry is a read-only ``Mapping`` of name to entry in the order the entries were
-    registered; :meth:`register` is the only way in.
+    A registry is a ``Mapping`` of name to entry in the order the entries were registered;
+    :meth:`register` is the way in, :meth:`unregister` the way out.
     """
 
     def __init__(self, kind: str):
@@ -52,6 +52,12 @@ class Registry(Mapping):
             return value
 
         return add if entry is None else add(entry)
+
+    def unregister(self, name: str):
+        """Remove and return the entry ``name`` (KeyError if there is none)."""
+        entry = self[name]
+        del self._entries[name]
+        return entry
 
     def names(self) -> tuple[str, ...]:
         """Registered names, in registration order."""

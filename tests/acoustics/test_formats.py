@@ -122,3 +122,42 @@ def test_sofa_reader_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("SARL_SOFA", str(tmp_path / "missing.sofa"))
     with pytest.raises(FileNotFoundError, match="libmysofa1"):
         hrtf_module.default_sofa_path()
+
+
+@pytest.fixture
+def wide_pair():
+    """A registered format the package does not have: omni capsules 1 m apart."""
+    from sarl_hf.acoustics.formats import CHANNEL_FORMATS, CapsuleArray, register_format
+
+    register_format("wide", lambda **_: CapsuleArray("wide", [[0, 0.5, 0], [0, -0.5, 0]],
+                                                     ("left", "right")))
+    yield
+    CHANNEL_FORMATS.unregister("wide")
+
+
+def test_a_registered_format_is_accepted_by_every_stage(wide_pair):
+    from conftest import make_scene
+
+    from sarl_hf.cli import _formats
+    from sarl_hf.corpus.plan import CorpusPlan
+    from sarl_hf.rendering import Renderer
+    from sarl_hf.scene import design
+
+    assert design(3, channel_format="wide")[0].validate().channel_format == "wide"
+    assert CorpusPlan(scenes=5, formats=("mono", "wide")).configs()[:2] == ["mono", "wide"]
+    assert _formats("wide,mono") == ["wide", "mono"]
+    spec = make_scene(channel_format="wide", azimuth_deg=90.0, distance_m=2.0, rt60_s=0.2)
+    scene = Renderer().render(spec)
+    assert scene.audio.shape[0] == 2 and scene.channel_names == ("left", "right")
+    # physics: a source on the left reaches the left capsule 1 m / c earlier
+    delay = np.argmax(np.abs(Renderer().responses(spec)[0]), axis=1)
+    assert abs((delay[1] - delay[0]) / FS - 1.0 / SPEED_OF_SOUND_M_S) <= 1.5 / FS
+
+
+def test_an_unknown_format_keeps_its_message():
+    from sarl_hf.scene import design
+
+    for call in (lambda: make_format("5.1"), lambda: design(3, channel_format="5.1")):
+        with pytest.raises(ValueError, match=r"^channel_format must be one of \('mono', "
+                                             r"'stereo', 'binaural', 'foa', 'mic4'\), got '5.1'$"):
+            call()

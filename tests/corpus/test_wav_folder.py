@@ -373,18 +373,3 @@ def test_missing_recordings_folder_is_a_clear_error(tmp_path):
     code, _, stderr = run_cli(["render", "--out", str(tmp_path / "c"), "--sources",
                                f"folder:{tmp_path / 'nowhere'}"])
     assert code == 2 and "nowhere" in stderr
-
-
-def test_atomic_write_gives_the_usual_file_permissions(tmp_path):
-    from sarl_hf.files import atomic_write
-
-    saved = os.umask(0o022)
-    try:
-        atomic_write(tmp_path / "shared.json", lambda tmp: Path(tmp).write_text("{}"))
-        os.umask(0o077)
-        atomic_write(tmp_path / "private.json", lambda tmp: Path(tmp).write_text("{}"))
-    finally:
-        os.umask(saved)
-    assert (tmp_path / "shared.json").stat().st_mode & 0o777 == 0o644
-    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
-    assert [p.name for p in tmp_path.iterdir()] != [] and not list(tmp_path.glob(".*"))
