@@ -106,7 +106,8 @@ def test_no_module_imports_another_modules_private_names():
     private = [(name, alias.name) for name, (_, tree) in MODULES.items()
                for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                and (node.level or (node.module or "").startswith("sarl_hf"))
-               for alias in node.names if alias.name.startswith("_") and alias.name != "__version__"]
+               for alias in node.names
+               if alias.name.startswith("_") and alias.name != "__version__"]
     assert not private
 
 

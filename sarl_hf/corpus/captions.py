@@ -93,7 +93,7 @@ def caption(labels: dict) -> str:
     labels : dict
         ``sources`` (each with ``class_name``, ``azimuth_deg``, ``elevation_deg``,
         ``distance_m``), ``rt60_s``, ``volume_m3`` and ``shape_name``, as
-        ``render.scene_labels`` gives them.
+        ``rendering.scene_labels`` gives them.
 
     Returns
     -------

@@ -251,7 +251,7 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
         ``linear`` (softmax classifier and ridge) or ``mlp`` (one hidden layer per task,
         ``sarl_hf.probing.mlp``; torch backend only). Both follow the same protocol.
     mlp_hidden : int, optional
-        Hidden units of the MLP probe (default ``probe_mlp.HIDDEN``).
+        Hidden units of the MLP probe (default ``probing.mlp.HIDDEN``).
 
     Returns
     -------

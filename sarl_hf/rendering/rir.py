@@ -109,7 +109,7 @@ def fast_rirs(spec: SceneSpec, fmts, source_index: int = 0,
     ----------
     spec : SceneSpec
     fmts : sequence of ChannelFormat
-        Any formats (``formats.make_format``), whatever ``spec.channel_format`` says.
+        Any formats (``acoustics.make_format``), whatever ``spec.channel_format`` says.
     source_index : int
     max_order : int
         Reflections rendered exactly (until the mixing time); later sound is the tail.

@@ -29,7 +29,7 @@ class FactorConfig:
     volume_jitter : float
         Relative half-width of the jitter of the exact volume.
     shapes : tuple of str
-        Room shapes (see ``rooms.SHAPES``).
+        Room shapes (see ``acoustics.rooms.SHAPES``).
     height_range_m, listener_height_range_m : (float, float)
         Ranges the room height and the listener's ear height are drawn from; both adapt
         to the scene (a high source needs a tall room).

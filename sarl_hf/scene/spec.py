@@ -29,7 +29,7 @@ class RoomSpec:
     Attributes
     ----------
     shape : str
-        One of ``rooms.SHAPES``.
+        One of ``acoustics.rooms.SHAPES``.
     floor_m : list of [x, y]
         Floor corners, counter-clockwise, metres.
     height_m : float

@@ -1,9 +1,10 @@
 """The ``sarl_explorer`` Space: shape a spatial scene, hear it, see how far an encoder's
 embedding moves when one factor moves, and read the SARL probe results.
 
-The page is glue: every computation is in :mod:`sarl_hf.results.explore` (scenes, sweeps, room
-plots, results files), :mod:`sarl_hf.rendering.renderer` and :mod:`sarl_hf.results.report`. Endpoints (for
-``gradio_client``): ``/render``, ``/sweep`` and ``/results``.
+The page is glue: every computation is in :mod:`sarl_hf.results.explore` (scenes, sweeps,
+room plots, results files), :mod:`sarl_hf.rendering.renderer` and :mod:`sarl_hf.results`
+(report, plots, results files). Endpoints (for ``gradio_client``): ``/render``, ``/sweep``
+and ``/results``.
 
 Environment: ``SARL_EXPLORER_SOURCES`` picks the source bank (default ``auto``: the General
 MIDI bank where its Debian packages are installed, else the procedural one).

@@ -3,7 +3,8 @@
 How much spatial information does an embedding keep? Give the embeddings of a set of
 scenes, what each scene really is (its azimuth in degrees, its room volume in m³, its
 class, ...) and which split each row belongs to; the metric fits the SARL linear probes
-(``sarl_hf.probing.protocol``) and returns the test metrics with bootstrap intervals and chance levels.
+(``sarl_hf.probing.protocol``) and returns the test metrics with bootstrap intervals and
+chance levels.
 """
 
 import numbers
