@@ -89,10 +89,10 @@ def _plan(scenes, formats):
 def bench_generation(work: Path, scenes: int, formats, procs=(1, 2), baseline=True):
     import datasets
 
-    from sarl_hf.rendering.renderer import Renderer
     from sarl_hf.corpus.generation import generate
-    from sarl_hf.corpus.shards import shard_jobs
     from sarl_hf.corpus.schema import corpus_features, scene_example
+    from sarl_hf.corpus.shards import shard_jobs
+    from sarl_hf.rendering.renderer import Renderer
 
     plan, bank = _plan(scenes, formats)
     rates = {}

@@ -22,9 +22,9 @@ import numpy as np
 import pyroomacoustics as pra
 
 from sarl_hf.acoustics import dsp, measure
+from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 from sarl_hf.rendering.renderer import Renderer
 from sarl_hf.scene.balanced import design
-from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 
 
 def _timed(fn, *args, **kwargs):

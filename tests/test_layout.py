@@ -6,7 +6,6 @@ import importlib
 import subprocess
 import sys
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from conftest import REPO

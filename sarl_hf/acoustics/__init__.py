@@ -13,9 +13,8 @@ takes a format name then accepts it.
 """
 
 from .directions import fibonacci_sphere, unit_vector
-from .formats import (CHANNEL_FORMATS, FORMATS, Ambisonics, Binaural, CapsuleArray,
-                      ChannelFormat, check_format, check_formats, format_names, make_format,
-                      register_format)
+from .formats import (CHANNEL_FORMATS, FORMATS, Ambisonics, Binaural, CapsuleArray, ChannelFormat,
+                      check_format, check_formats, format_names, make_format, register_format)
 from .hrtf import HRTFSet, default_sofa_path
 from .ism import image_sources
 from .measure import clarity_db, drr_db, rt60_s

@@ -17,11 +17,11 @@ import abc
 
 import numpy as np
 
-from .rooms import SPEED_OF_SOUND_M_S
-from . import dsp
 from ..registry import Registry
+from . import dsp
 from .directions import unit_vector
 from .hrtf import HRTFSet
+from .rooms import SPEED_OF_SOUND_M_S
 
 STEREO_SPACING_M = 0.2
 MIC4_RADIUS_M = 0.042

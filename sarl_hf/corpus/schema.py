@@ -17,8 +17,8 @@ import numpy as np
 from datasets import Audio, ClassLabel, Features, List, Value
 from scipy.io import wavfile
 
-from ..rendering.renderer import RenderedScene
 from ..files import wav_bytes
+from ..rendering.renderer import RenderedScene
 from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig
 from .captions import caption
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..rendering.renderer import Renderer
 from ..files import atomic_write, sha256_file, write_json
+from ..rendering.renderer import Renderer
 from ..scene.factors import FactorConfig
 from ..scene.spec import SceneSpec
 from ..sources import SourceBank

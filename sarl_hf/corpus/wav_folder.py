@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..rendering.renderer import Renderer
 from ..acoustics.formats import check_formats
 from ..errors import CorpusMismatch
 from ..files import atomic_write, remove_partial_files, wav_bytes, write_json
+from ..rendering.renderer import Renderer
 from ..scene.balanced import design
 from ..scene.factors import FactorConfig
 from ..scene.spec import SceneSpec

@@ -22,8 +22,7 @@ import numpy as np
 
 from sarl_hf.encoders.base import Encoder
 from sarl_hf.encoders.packaged import (FramePool, check_pooling, check_positive_int,
-                                       distribution_version, file_sha256,
-                                       package_file)
+                                       distribution_version, file_sha256, package_file)
 
 SAMPLE_RATE = 16000
 WINDOW = 1024

@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from sarl_hf.encoders.base import Encoder
-from sarl_hf.encoders.packaged import (check_positive_int, distribution_version,
-                                       file_sha256, package_file)
+from sarl_hf.encoders.packaged import (check_positive_int, distribution_version, file_sha256,
+                                       package_file)
 
 SAMPLE_RATE = 16000
 N_FFT = 400            # 25 ms

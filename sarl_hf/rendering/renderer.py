@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..scene.factors import SOURCE_FACTORS
-from ..acoustics.rooms import SPEED_OF_SOUND_M_S
-from ..scene.spec import SceneSpec
-from ..sources import SourceBank, as_bank
 from ..acoustics import dsp, measure
 from ..acoustics.formats import ChannelFormat, make_format
 from ..acoustics.hrtf import HRTFSet
+from ..acoustics.rooms import SPEED_OF_SOUND_M_S
+from ..scene.factors import SOURCE_FACTORS
+from ..scene.spec import SceneSpec
+from ..sources import SourceBank, as_bank
 from .rir import DEFAULT_MAX_ORDER, fast_rirs, reference_rir
 
 MODES = ("fast", "reference")

@@ -22,10 +22,10 @@ import zlib
 import numpy as np
 from scipy import fft as sp_fft
 
-from ..acoustics.rooms import SPEED_OF_SOUND_M_S
-from ..scene.spec import SceneSpec
 from ..acoustics.formats import CapsuleArray, ChannelFormat
 from ..acoustics.ism import image_sources
+from ..acoustics.rooms import SPEED_OF_SOUND_M_S
+from ..scene.spec import SceneSpec
 
 DEFAULT_MAX_ORDER = 3
 MIN_EARLY_S = 0.005  # exact sound after the direct path, at least

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus.plan import CorpusPlan
 from ..corpus.generation import generate
-from ..embeddings.embed import embed_corpus
+from ..corpus.plan import CorpusPlan
 from ..embeddings.cache import load_embeddings
+from ..embeddings.embed import embed_corpus
 from ..encoders import load_encoder
 from ..files import atomic_write, json_digest
 from ..probing.multisource import probe_multisource
@@ -26,8 +26,8 @@ from ..probing.sensitivity_analysis import check_anchor_count, sensitivity_from_
 from ..probing.tasks import TASK_NAMES, TASKS
 from ..scene.factors import SOURCE_FACTORS, FactorConfig
 from ..splits import SPLITS
-from .selection import best_by_validation
 from .report import write_report
+from .selection import best_by_validation
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made

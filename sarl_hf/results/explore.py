@@ -21,10 +21,10 @@ import numpy as np
 
 from ..acoustics.formats import format_names
 from ..encoders.registry import packaged_encoders
-from ..rendering.renderer import RenderedScene, Renderer
 from ..probing.sensitivity_analysis import METRICS, paired_distances
-from ..scene.placement import place
+from ..rendering.renderer import RenderedScene, Renderer
 from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig, nominal_levels
+from ..scene.placement import place
 from ..scene.spec import SceneSpec, SourceSpec
 from ..scene.variants import factor_variants
 from ..sources import SourceBank, as_bank

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .factors import FactorConfig
 from ..acoustics.rooms import contains, eyring_absorption, floor_polygon, segments_blocked
+from .factors import FactorConfig
 from .spec import ListenerSpec, RoomSpec
-
 
 _CANDIDATES = 256  # listener positions tried at once in one room
 _SLACK_M = 1e-3  # headroom over the lowest legal ceiling

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..acoustics.directions import unit_vector
 from ..acoustics.formats import format_names
-from ..splits import SPLITS
 from ..acoustics.rooms import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
                                surface_area)
+from ..splits import SPLITS
 
 WALL_CLEARANCE_M = 0.1  # the smallest distance of a source or the listener to a surface
 

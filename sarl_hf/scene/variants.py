@@ -15,11 +15,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..acoustics.rooms import eyring_absorption, floor_polygon, polygon_area
 from ..sources import SourceBank, as_bank
 from .balanced import design
-from .placement import is_legal, place
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig
-from ..acoustics.rooms import eyring_absorption, floor_polygon, polygon_area
+from .placement import is_legal, place
 from .spec import RoomSpec, SceneSpec, SourceSpec
 
 

@@ -20,10 +20,14 @@ from .banks import BANKS, as_bank, bank_from_dict, bank_from_name, bank_names, r
 from .base import SourceBank
 from .loudness import (SILENT_PEAK, SILENT_RMS_DBFS, TARGET_LOUDNESS_LUFS, TARGET_RMS_DBFS,
                        integrated_loudness, loudness_normalise, rms_normalise)
-# the built-in kinds register in this order: procedural, gm and auto, folder and dataset
-from .procedural import ProceduralBank  # noqa: I001
+
+# isort: off
+# the built-in kinds register in the order of these imports: procedural, gm and auto,
+# folder and dataset (the order bank_names() lists them in)
+from .procedural import ProceduralBank
 from .gm import GMBank, MissingSystemDependency, default_bank_name, gm_available
 from .stored import DatasetBank, FolderBank, decode_audio_value
+# isort: on
 
 __all__ = ["SourceBank", "ProceduralBank", "GMBank", "FolderBank", "DatasetBank", "BANKS",
            "register_bank", "bank_names", "bank_from_name", "bank_from_dict", "as_bank",

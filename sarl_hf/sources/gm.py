@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 from ..splits import SPLITS
 from .banks import bank_from_name, register_bank
 from .base import SourceBank, check_seed, clip_counts, clip_length
-from .loudness import TARGET_LOUDNESS_LUFS, is_silent, loudness_normalise
 from .cache import ClipCache, default_cache_root, params_digest
+from .loudness import TARGET_LOUDNESS_LUFS, is_silent, loudness_normalise
 from .phrases import (DRUM_KITS, FLUIDSYNTH_OPTIONS, INSTRUMENTS, draw_drums, draw_phrase,
                       render_phrase)
 from .speech import ACCENTS, SENTENCES, VARIANTS, draw_speech, render_speech

@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pyloudnorm
 
-
 TARGET_RMS_DBFS = -26.0
 #: Integrated loudness (ITU-R BS.1770, LUFS) of the clips of loudness-normalised banks.
 TARGET_LOUDNESS_LUFS = -26.0

@@ -24,7 +24,6 @@ from .banks import register_bank
 from .base import SourceBank, clip_length
 from .loudness import is_silent, rms_normalise
 
-
 DEFAULT_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif",
                       ".aifc", ".au", ".caf", ".w64", ".rf64")
 #: Errors a decoder raises for an unreadable file (soundfile and torchcodec raise RuntimeError).

@@ -22,14 +22,14 @@ from collections import OrderedDict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from sarl_hf.acoustics.formats import FORMATS  # noqa: E402
+from sarl_hf.acoustics.rooms import SHAPES  # noqa: E402
 from sarl_hf.encoders.registry import packaged_encoders  # noqa: E402
 from sarl_hf.rendering.renderer import Renderer  # noqa: E402
 from sarl_hf.results import explore  # noqa: E402
-from sarl_hf.results.report import markdown  # noqa: E402
 from sarl_hf.results.combine import merge_results, read_results  # noqa: E402
 from sarl_hf.results.figures import plots  # noqa: E402
+from sarl_hf.results.report import markdown  # noqa: E402
 from sarl_hf.scene.factors import FACTORS  # noqa: E402
-from sarl_hf.acoustics.rooms import SHAPES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEMO_RESULTS = HERE / "demo_results.json"

@@ -16,17 +16,16 @@ import datasets
 import numpy as np
 import pytest
 import yaml
-from datasets import Audio
 from conftest import TINY_ARGS, TINY_PLAN, TINY_SEED, run_cli
+from datasets import Audio
 
-from sarl_hf.rendering.renderer import direction_of
 from sarl_hf.corpus.captions import class_phrase
-from sarl_hf.corpus.plan import CorpusPlan
 from sarl_hf.corpus.generation import generate
+from sarl_hf.corpus.plan import CorpusPlan, config_specs, split_sizes
 from sarl_hf.corpus.schema import audio_array
-from sarl_hf.corpus.plan import config_specs, split_sizes
 from sarl_hf.corpus.streaming import stream
 from sarl_hf.files import sha256_file as sha256_of
+from sarl_hf.rendering.renderer import direction_of
 from sarl_hf.scene.factors import FACTORS, FactorConfig
 from sarl_hf.scene.spec import SceneSpec
 from sarl_hf.sources import ProceduralBank

@@ -16,9 +16,9 @@ from conftest import run_cli
 
 from sarl_hf import cli
 from sarl_hf.acoustics.formats import FORMATS
-from sarl_hf.rendering.renderer import Renderer
-from sarl_hf.corpus.wav_folder import corpus_specs, render_corpus
 from sarl_hf.corpus.summary import format_summary, summarise
+from sarl_hf.corpus.wav_folder import corpus_specs, render_corpus
+from sarl_hf.rendering.renderer import Renderer
 from sarl_hf.scene.balanced import design
 from sarl_hf.scene.factors import FACTORS, FactorConfig
 from sarl_hf.scene.spec import SceneSpec

@@ -5,8 +5,8 @@ import pytest
 
 from sarl_hf.encoders import (ENCODERS, Encoder, encoder_names, load_encoder, packaged_encoders,
                               register_encoder)
-from sarl_hf.encoders.reference import LogMelEncoder, SarlSpatialConfig, SarlSpatialModel
-from sarl_hf.encoders.reference import SpatialEncoder
+from sarl_hf.encoders.reference import (LogMelEncoder, SarlSpatialConfig, SarlSpatialModel,
+                                        SpatialEncoder)
 from sarl_hf.results.explore import check_encoder_name
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from tiny_models import BUILDERS, save_tiny
 
 from sarl_hf.encoders.hf import TransformersEncoder
-from tiny_models import BUILDERS, save_tiny
 
 FS = 16000
 

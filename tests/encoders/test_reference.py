@@ -9,10 +9,10 @@ from conftest import make_scene, needs_sofa
 
 from sarl_hf import Renderer, design
 from sarl_hf.acoustics.formats import STEREO_SPACING_M
+from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 from sarl_hf.encoders.reference import (LogMelEncoder, SarlLogMelConfig, SarlLogMelModel,
                                         SarlSpatialConfig, SarlSpatialModel, SpatialEncoder,
                                         register_auto_classes)
-from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 
 FS = 16000
 CHANNELS = {"mono": 1, "stereo": 2, "binaural": 2, "foa": 4, "mic4": 4}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sarl_hf.rendering.renderer import direction_of
-from sarl_hf.corpus.plan import CorpusPlan
 from sarl_hf.corpus.generation import generate
-from sarl_hf.embeddings.embed import embed_corpus
+from sarl_hf.corpus.plan import CorpusPlan
 from sarl_hf.embeddings.cache import load_embeddings
+from sarl_hf.embeddings.embed import embed_corpus
 from sarl_hf.encoders import load_encoder
 from sarl_hf.probing.protocol import probe
 from sarl_hf.probing.tasks import ROOM_TASKS, TASKS
+from sarl_hf.rendering.renderer import direction_of
 from sarl_hf.scene.balanced import design
 from sarl_hf.sources import ProceduralBank
 

@@ -9,11 +9,11 @@ from sarl_hf.acoustics import measure
 from sarl_hf.acoustics.directions import unit_vector
 from sarl_hf.acoustics.formats import make_format
 from sarl_hf.acoustics.ism import image_sources
+from sarl_hf.acoustics.rooms import SHAPES, SPEED_OF_SOUND_M_S
 from sarl_hf.rendering.renderer import Renderer
 from sarl_hf.rendering.rir import fast_rir, mixing_time_s, reference_rir
 from sarl_hf.scene.balanced import design
 from sarl_hf.scene.factors import FactorConfig
-from sarl_hf.acoustics.rooms import SHAPES, SPEED_OF_SOUND_M_S
 
 FS = 16000
 

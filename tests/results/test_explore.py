@@ -10,11 +10,11 @@ import pytest
 import soundfile as sf
 
 from sarl_hf.acoustics.formats import STEREO_SPACING_M
-from sarl_hf.rendering.renderer import Renderer, direction_of
+from sarl_hf.acoustics.rooms import SHAPES, SPEED_OF_SOUND_M_S
 from sarl_hf.encoders import load_encoder
+from sarl_hf.rendering.renderer import Renderer, direction_of
 from sarl_hf.results import explore
 from sarl_hf.scene.factors import FactorConfig, nominal_levels
-from sarl_hf.acoustics.rooms import SHAPES, SPEED_OF_SOUND_M_S
 
 VALUES = {"azimuth": 60.0, "elevation": 0.0, "distance": 1.0, "class": "pink_noise",
           "rt60": 0.4, "volume": 80.0, "shape": "shoebox"}

@@ -7,11 +7,11 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from sarl_hf.scene.balanced import design
-from sarl_hf.scene.placement import is_legal, place
-from sarl_hf.scene.factors import (FACTORS, ROOM_FACTORS, SOURCE_FACTORS, FactorConfig,
-                                        balanced_levels)
 from sarl_hf.acoustics.rooms import SHAPES, floor_polygon
+from sarl_hf.scene.balanced import design
+from sarl_hf.scene.factors import (FACTORS, ROOM_FACTORS, SOURCE_FACTORS, FactorConfig,
+                                   balanced_levels)
+from sarl_hf.scene.placement import is_legal, place
 from sarl_hf.scene.spec import ListenerSpec, RoomSpec, SceneSpec, SourceSpec
 from sarl_hf.scene.variants import sensitivity_design
 from sarl_hf.sources import ProceduralBank

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sarl_hf.corpus.plan import CorpusPlan
-from sarl_hf.sources import (BANKS, FolderBank, ProceduralBank, SourceBank, as_bank,
-                             bank_from_dict, bank_from_name, bank_names, register_bank)
+from sarl_hf.sources import (BANKS, FolderBank, ProceduralBank, SourceBank, as_bank, bank_from_dict,
+                             bank_from_name, bank_names, register_bank)
 from sarl_hf.splits import SPLITS
 
 

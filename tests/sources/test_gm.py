@@ -10,12 +10,12 @@ import pyloudnorm
 import pytest
 from conftest import nearest_centroid_accuracy, needs_gm
 
-from sarl_hf.sources import (bank_names, TARGET_LOUDNESS_LUFS, GMBank, MissingSystemDependency,
-                             ProceduralBank, bank_from_dict, bank_from_name, default_bank_name,
+from sarl_hf.sources import (TARGET_LOUDNESS_LUFS, GMBank, MissingSystemDependency, ProceduralBank,
+                             bank_from_dict, bank_from_name, bank_names, default_bank_name,
                              loudness_normalise)
-from sarl_hf.splits import SPLITS
 from sarl_hf.sources import gm as gm_module
 from sarl_hf.sources.speech import SENTENCES
+from sarl_hf.splits import SPLITS
 
 SEED = 1
 COUNTS = {"train": 4, "validation": 1, "test": 3}
