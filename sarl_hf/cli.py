@@ -31,7 +31,7 @@ HINTS = {
     (IncompleteCorpus, None): "run `sarl generate ... --resume` to finish it",
 }
 #: The flag of a library argument an :class:`~sarl_hf.errors.ArgumentRequired` names.
-FLAGS = {"channel_format": "--format"}
+FLAGS = {"channel_format": "--format", "trust_remote_code": "--trust-remote-code"}
 
 
 def _formats(text: str) -> list[str]:
