@@ -228,6 +228,18 @@ def _ge2e(argument, channel_format, options):
     return construct(GE2EEncoder, (), options, "ge2e")
 
 
+def _pesto(argument, channel_format, options):
+    from .pesto import PestoEncoder
+
+    return construct(PestoEncoder, (), options, "pesto")
+
+
+def _silero(argument, channel_format, options):
+    from .silero import SileroVADEncoder
+
+    return construct(SileroVADEncoder, (), options, "silero-vad")
+
+
 def _hear(argument, channel_format, options):
     from .hear import HEAREncoder
 
@@ -258,5 +270,7 @@ def register_hub_encoders() -> None:
 
 
 register_encoder("ge2e", _ge2e)
+register_encoder("pesto", _pesto)
+register_encoder("silero-vad", _silero)
 register_encoder("hear", _hear, usage="hear:MODULE")
 register_hub_encoders()

@@ -45,7 +45,7 @@ def plugin():
 
 def test_the_names_in_one_place():
     assert packaged_encoders() == ("sarl-logmel", "sarl-spatial", "crepe-tiny", "crepe-full",
-                                   "ge2e")
+                                   "ge2e", "pesto", "silero-vad")
     assert encoder_names() == packaged_encoders() + ("hear:MODULE", *HUB_ENCODERS,
                                                      "<transformers model id or folder>")
 

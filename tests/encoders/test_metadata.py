@@ -11,7 +11,8 @@ KEYS = {"name", "family", "input_channels", "layout", "sample_rate", "channel_po
         "paradigm", "training_data", "parameters", "source"}
 
 
-@pytest.mark.parametrize("name", ["sarl-logmel", "sarl-spatial", "crepe-tiny", "ge2e"])
+@pytest.mark.parametrize("name", ["sarl-logmel", "sarl-spatial", "crepe-tiny", "ge2e", "pesto",
+                                  "silero-vad"])
 def test_every_packaged_encoder_reports_its_metadata(name):
     encoder = load_encoder(name)
     meta = encoder.metadata()
