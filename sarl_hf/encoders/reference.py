@@ -48,7 +48,8 @@ def register_auto_classes() -> None:
 register_auto_classes()
 
 
-def load_model(model_or_path, model_class: type[PreTrainedModel]) -> tuple[PreTrainedModel, str]:
+def load_reference_model(model_or_path,
+                         model_class: type[PreTrainedModel]) -> tuple[PreTrainedModel, str]:
     """A reference model and a description of where it came from.
 
     Parameters
@@ -184,7 +185,7 @@ class LogMelEncoder(_ReferenceEncoder):
 
     def __init__(self, model_or_path=None, channel_policy: str = "downmix",
                  device: str = "cpu", batch_size: int = 8):
-        model, source = load_model(model_or_path, SarlLogMelModel)
+        model, source = load_reference_model(model_or_path, SarlLogMelModel)
         self.num_channels = None if model.config.channel_mode == "per_channel" else 1
         super().__init__(model, source, channel_policy, device, batch_size)
 
@@ -218,7 +219,7 @@ class SpatialEncoder(_ReferenceEncoder):
 
     def __init__(self, model_or_path=None, layout: str | None = None,
                  channel_policy: str = "native", device: str = "cpu", batch_size: int = 8):
-        model, source = load_model(model_or_path, SarlSpatialModel)
+        model, source = load_reference_model(model_or_path, SarlSpatialModel)
         self.layout = model.config.layout if layout is None else layout
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
