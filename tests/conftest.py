@@ -17,6 +17,7 @@ from sarl_hf.acoustics.hrtf import default_sofa_path  # noqa: E402
 from sarl_hf.acoustics.rooms import floor_polygon  # noqa: E402
 from sarl_hf.corpus.generation import generate  # noqa: E402
 from sarl_hf.corpus.plan import CorpusPlan  # noqa: E402
+from sarl_hf.encoders.base import Encoder  # noqa: E402
 from sarl_hf.scene.factors import FactorConfig  # noqa: E402
 from sarl_hf.scene.placement import place  # noqa: E402
 from sarl_hf.scene.spec import RoomSpec, SceneSpec, SourceSpec  # noqa: E402
@@ -95,6 +96,53 @@ def binaural_plugin(tmp_path, monkeypatch) -> str:
     monkeypatch.syspath_prepend(str(site))
     yield "toy-binaural"
     sys.modules.pop("toy_binaural_sarl", None)
+
+
+def caption_vector(text: str, dim: int = 64) -> np.ndarray:
+    """A fixed random vector per text (seeded by its digest): different texts are nearly
+    orthogonal, equal texts equal."""
+    import hashlib
+
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+
+
+class OracleEncoder(Encoder):
+    """An audio–text encoder whose answer is known: it looks each scene of a corpus up by
+    its samples and embeds it as its caption's :func:`caption_vector`; its text tower
+    embeds a caption the same way. Retrieval and the content–position test must score
+    100% with it."""
+
+    name = "oracle"
+    num_channels = None
+    text_layer = "projection"
+
+    def __init__(self, corpus, channel_policy: str = "native", device: str = "cpu"):
+        import hashlib
+
+        import pyarrow.parquet as pq
+
+        from sarl_hf.corpus.schema import audio_array
+
+        super().__init__(channel_policy)
+        self.captions = {}
+        for path in sorted(Path(corpus).glob("data/multisource/*.parquet")):
+            for row in pq.read_table(path, columns=["audio", "caption"]).to_pylist():
+                key = hashlib.sha256(audio_array(row["audio"]).tobytes()).hexdigest()
+                self.captions[key] = row["caption"]
+
+    @property
+    def layers(self):
+        return ("projection",)
+
+    def _embed(self, signals):
+        import hashlib
+
+        keys = [hashlib.sha256(np.ascontiguousarray(s).tobytes()).hexdigest() for s in signals]
+        return {"projection": np.stack([caption_vector(self.captions.get(k, "")) for k in keys])}
+
+    def embed_text(self, texts):
+        return np.stack([caption_vector(t) for t in texts])
 
 
 def run_cli(argv) -> tuple[int, str, str]:

@@ -150,3 +150,28 @@ def save_tiny_remote(folder: Path, hidden_states: bool = True, extractor: bool =
     if extractor:
         tf.Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(folder)
     return folder
+
+
+#: Words of SARL's captions that tell places, sizes and a few sounds apart; any other word
+#: is the unknown token.
+CAPTION_WORDS = ("a an and in the to of is far near close front left right back behind "
+                 "slightly up down high low small medium-sized large very dry reverberant "
+                 "room hall shaped L-shaped T-shaped hexagonal bell rings person speaks tone "
+                 "plays drum beats siren wails noise hisses voice sings vowel machine hums "
+                 "something clicks crackles sweeps trembles harmonic bursts of steady").split()
+
+
+def save_tiny_clap_with_text(folder: Path, seed: int = 0) -> Path:
+    """The tiny ``ClapModel`` with its feature extractor and a word-level tokenizer of
+    :data:`CAPTION_WORDS`, so that its text tower embeds captions."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    save_tiny("clap", folder, seed)
+    specials = ["<pad>", "<s>", "</s>", "<unk>"]  # ids 0, 1, 2 as in the tiny text config
+    vocabulary = {word: k for k, word in enumerate(specials + list(CAPTION_WORDS))}
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
+    fast = tf.PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>",
+                                      bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(folder)
+    return folder
