@@ -231,7 +231,9 @@ def _factor(x, arr, codes, factor, unrelated, weights, boot_unrelated, metric, c
         w = weights[:, group_anchor]
         with np.errstate(invalid="ignore", divide="ignore"):
             interval = _interval((w @ total) / (w @ count) / boot_unrelated)
-    return {"ratio": variant / unrelated, "interval": interval,
+    # a layer whose unrelated scenes never differ (one dimension under cosine) has no ratio
+    ratio = variant / unrelated if unrelated > 0 else float("nan")
+    return {"ratio": ratio, "interval": interval,
             "variant_distance": variant, "unrelated_distance": unrelated,
             "n_anchors": len(group_anchor), "n_variant_pairs": int(count.sum()),
             "metric": metric,
