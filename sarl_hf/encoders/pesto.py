@@ -8,11 +8,12 @@ when the input is transposed. This wrapper runs the package's own model
 (``pesto.load_model("mir-1k_g7")``, the package's default) on whole clips and reads,
 for every frame at ``hop_ms``:
 
+- ``voicing``: the frame's CQT energy in dB and PESTO's voicing confidence, which its
+  small classifier computes from the CQT energies, before the encoder (2);
 - ``conv``: the encoder's features before its last linear layer (3 channels × 219 CQT
   bins = 657), read with a forward hook on ``encoder.conv_layers``;
 - ``activations``: the pitch distribution (384 bins, shifted to absolute pitch as PESTO
-  does);
-- ``voicing``: PESTO's voicing confidence and the frame's CQT energy in dB (2).
+  does), the model's output.
 
 Each layer is pooled over the clip's frames (``mean``; ``mean+std`` doubles the dims).
 """
@@ -76,7 +77,7 @@ class PestoEncoder(Encoder):
 
     @property
     def layers(self) -> tuple[str, ...]:
-        return ("conv", "activations", "voicing")
+        return ("voicing", "conv", "activations")
 
     def settings(self) -> dict:
         return {**super().settings(), "package": "pesto-pitch",
@@ -117,9 +118,9 @@ class PestoEncoder(Encoder):
 
         batch, frames = confidence.shape
         decibels = 10 * torch.log10(volume.clamp_min(1e-10))
-        return {"conv": captured["conv"].reshape(batch, frames, -1),
-                "activations": activations,
-                "voicing": torch.stack([confidence, decibels], dim=-1)}
+        return {"voicing": torch.stack([decibels, confidence], dim=-1),
+                "conv": captured["conv"].reshape(batch, frames, -1),
+                "activations": activations}
 
     def _embed(self, signals: list[np.ndarray]) -> dict[str, np.ndarray]:
         import torch

@@ -148,7 +148,7 @@ def _sensitivity_lines(results: dict) -> list[str]:
     factors = [f for f in TASK_NAMES if f in present]  # the design's order, not the JSON's
     lines = ["", "Sensitivity (cosine): mean distance between one-factor variants ÷ mean "
              "distance between unrelated scenes, layer `all` where it exists, else the "
-             "last.", "", *_table_head(factors)]
+             "last one with a defined ratio.", "", *_table_head(factors)]
     for encoder, config, entry in rows:
         layer = summary_layer(entry["sensitivity"])
         cells = [f"{entry['sensitivity'][layer][f]['ratio']:.3g}" for f in factors]

@@ -26,8 +26,9 @@ def test_layers_follow_pitch_and_match_the_package(pesto):
     import pesto as package
 
     out = pesto.embed([tone(220), tone(440)], FS)
-    assert {k: v.shape for k, v in out.items()} == {"conv": (2, 657), "activations": (2, 384),
-                                                    "voicing": (2, 2)}
+    assert {k: v.shape for k, v in out.items()} == {"voicing": (2, 2), "conv": (2, 657),
+                                                    "activations": (2, 384)}
+    assert list(out) == list(pesto.layers)  # model order: the output last
     low, high = out["activations"].argmax(1)
     assert high - low == 36  # one octave: 12 semitones of 3 bins
     _, pitch, _, activations = package.predict(torch.from_numpy(tone(220, channels=1)), FS)
