@@ -46,7 +46,7 @@ HUB_ENCODERS = {
     "wavlm-base-plus": HubEncoder(
         "microsoft/wavlm-base-plus", "self-supervised masked prediction",
         "Libri-Light 60 k h, GigaSpeech 10 k h, VoxPopuli 24 k h",
-        "Hub model card (microsoft/wavlm-base-plus) and torchaudio's WAVLM_BASE_PLUS"),
+        "Hub model card (microsoft/wavlm-base-plus, Microsoft's own upload)"),
     "ast-audioset": HubEncoder(
         "MIT/ast-finetuned-audioset-10-10-0.4593", "supervised",
         "AudioSet (from ImageNet-pretrained DeiT weights)", "transformers: ASTConfig docstring"),
