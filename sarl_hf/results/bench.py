@@ -33,7 +33,7 @@ from ..splits import SPLITS
 from .report import write_report
 from .selection import best_by_validation
 
-DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
+DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny", "silero-vad")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made
 # the first-layer tie rule alphabetical), so version-1 files are not reused.
 CACHE_FORMAT = 2
