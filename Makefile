@@ -11,6 +11,8 @@ INSTALL_GIB := 10
 .PHONY: install system-deps demo test bench clean
 
 # Resemblyzer goes in without its dependencies: the GE2E encoder reads only its weight file.
+# hearvalidator too: it requires TensorFlow, which it needs only for TensorFlow modules (the
+# tests check SARL's own HEAR modules, torch modules, with it).
 # The Spaces' browser tests drive Debian's chromium through Playwright (its Python package
 # carries its own driver; no browser is downloaded: never run `playwright install`).
 $(STAMP): setup.cfg pyproject.toml constraints.txt
@@ -18,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,space,browser]'
-	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt resemblyzer
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt resemblyzer hearvalidator
 	touch $@
 
 install: $(STAMP)

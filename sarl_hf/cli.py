@@ -31,7 +31,7 @@ HINTS = {
     (IncompleteCorpus, None): "run `sarl generate ... --resume` to finish it",
 }
 #: The flag of a library argument an :class:`~sarl_hf.errors.ArgumentRequired` names.
-FLAGS = {"channel_format": "--format"}
+FLAGS = {"channel_format": "--format", "trust_remote_code": "--trust-remote-code"}
 
 
 def _formats(text: str) -> list[str]:
@@ -205,8 +205,9 @@ def _add_bench(sub):
                        parents=[_scene_options(["binaural"])],
                        description="Generate (or reuse) the corpus in OUT/corpus, embed it "
                        "with each encoder (cached in OUT/embeddings), probe every layer on "
-                       "the seven tasks, run the sensitivity analysis, and write "
-                       "OUT/results.json, OUT/results.md and PNG plots.")
+                       "the seven tasks, run the sensitivity analysis, score audio-text "
+                       "retrieval of encoders with a text tower on the multisource scenes, "
+                       "and write OUT/results.json, OUT/results.md and PNG plots.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--encoders", type=_names, default=list(DEFAULT_ENCODERS),
                    help=f"comma-separated encoder names (default {','.join(DEFAULT_ENCODERS)};"
@@ -222,6 +223,8 @@ def _add_bench(sub):
                    help="also run the MLP probe (one hidden layer, same protocol) on each "
                    "task at the layer the linear probe chose; slow on a CPU for large corpora")
     p.add_argument("--device", default="cpu", help="torch device for encoders and probe")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow Hub models to run the modelling code of their repository")
     p.set_defaults(func=_run_bench)
 
 
@@ -236,7 +239,8 @@ def _run_bench(args) -> int:
     print(f"sarl bench: {len(args.encoders)} encoders on {', '.join(plan.formats)} "
           f"({args.scenes} scenes, {bank.name} bank) ...", flush=True)
     run_bench(args.out, plan, bank, args.encoders, n_boot=args.n_boot, seed=args.seed,
-              device=args.device, progress=not args.no_progress, mlp=args.mlp)
+              device=args.device, progress=not args.no_progress, mlp=args.mlp,
+              trust_remote_code=args.trust_remote_code)
     print((Path(args.out) / "results.md").read_text())
     heatmap = ", sensitivity.png" if plan.sensitivity_anchors else ""
     print(f"report: {args.out}/results.md, results.json, accuracy.png, layers.png{heatmap}")

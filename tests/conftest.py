@@ -4,6 +4,7 @@ hand-made scenes, the command line run in-process, and markers for system packag
 import contextlib
 import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from sarl_hf.acoustics.hrtf import default_sofa_path  # noqa: E402
 from sarl_hf.acoustics.rooms import floor_polygon  # noqa: E402
 from sarl_hf.corpus.generation import generate  # noqa: E402
 from sarl_hf.corpus.plan import CorpusPlan  # noqa: E402
+from sarl_hf.encoders.base import Encoder  # noqa: E402
 from sarl_hf.scene.factors import FactorConfig  # noqa: E402
 from sarl_hf.scene.placement import place  # noqa: E402
 from sarl_hf.scene.spec import RoomSpec, SceneSpec, SourceSpec  # noqa: E402
@@ -41,6 +43,106 @@ def tiny_corpus(tmp_path_factory) -> Path:
     report = generate(folder, TINY_PLAN, ProceduralBank(seed=TINY_SEED), progress=False)
     assert report.complete
     return folder
+
+
+@pytest.fixture(scope="session")
+def hf_modules_cache(tmp_path_factory):
+    """A temporary folder for the modelling code transformers copies out of remote-code
+    model folders (instead of ~/.cache/huggingface/modules), for the whole session: its
+    ``transformers_modules`` package is imported once."""
+    from transformers import dynamic_module_utils
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dynamic_module_utils, "HF_MODULES_CACHE",
+                      str(tmp_path_factory.mktemp("hf_modules")))
+        yield
+
+
+#: A throwaway package that registers a binaural encoder through the entry-point group
+#: ``sarl_hf.encoders``: the interaural level difference and both ears' levels.
+BINAURAL_PLUGIN = '''
+import torch
+
+from sarl_hf.encoders import ModuleEncoder
+
+
+class EarLevels(torch.nn.Module):
+    def forward(self, audio):                                   # (batch, 2, samples)
+        level = 10 * torch.log10(audio.pow(2).mean(-1) + 1e-10)  # (batch, 2) dB
+        return {"ild": level[:, :1] - level[:, 1:], "levels": level}
+
+
+def build(gain_db: float = 0.0, device: str = "cpu"):
+    return ModuleEncoder(EarLevels(), sample_rate=16000, num_channels=2, name="toy-binaural",
+                         device=device, version={"gain_db": gain_db},
+                         channel_layout="binaural", paradigm="handcrafted")
+'''
+
+
+@pytest.fixture
+def binaural_plugin(tmp_path, monkeypatch) -> str:
+    """The distribution ``toy-binaural-sarl`` installed into a temporary folder on
+    ``sys.path`` (its package and its ``.dist-info`` with the entry point); gives the
+    encoder name it registers."""
+    site = tmp_path / "site"
+    (site / "toy_binaural_sarl").mkdir(parents=True)
+    (site / "toy_binaural_sarl" / "__init__.py").write_text(BINAURAL_PLUGIN)
+    info = site / "toy_binaural_sarl-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-binaural-sarl\n"
+                                   "Version: 0.1\n")
+    (info / "entry_points.txt").write_text("[sarl_hf.encoders]\n"
+                                           "toy-binaural = toy_binaural_sarl:build\n")
+    monkeypatch.syspath_prepend(str(site))
+    yield "toy-binaural"
+    sys.modules.pop("toy_binaural_sarl", None)
+
+
+def caption_vector(text: str, dim: int = 64) -> np.ndarray:
+    """A fixed random vector per text (seeded by its digest): different texts are nearly
+    orthogonal, equal texts equal."""
+    import hashlib
+
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+
+
+class OracleEncoder(Encoder):
+    """An audio–text encoder whose answer is known: it looks each scene of a corpus up by
+    its samples and embeds it as its caption's :func:`caption_vector`; its text tower
+    embeds a caption the same way. Retrieval and the content–position test must score
+    100% with it."""
+
+    name = "oracle"
+    num_channels = None
+    text_layer = "projection"
+
+    def __init__(self, corpus, channel_policy: str = "native", device: str = "cpu"):
+        import hashlib
+
+        import pyarrow.parquet as pq
+
+        from sarl_hf.corpus.schema import audio_array
+
+        super().__init__(channel_policy)
+        self.captions = {}
+        for path in sorted(Path(corpus).glob("data/multisource/*.parquet")):
+            for row in pq.read_table(path, columns=["audio", "caption"]).to_pylist():
+                key = hashlib.sha256(audio_array(row["audio"]).tobytes()).hexdigest()
+                self.captions[key] = row["caption"]
+
+    @property
+    def layers(self):
+        return ("projection",)
+
+    def _embed(self, signals):
+        import hashlib
+
+        keys = [hashlib.sha256(np.ascontiguousarray(s).tobytes()).hexdigest() for s in signals]
+        return {"projection": np.stack([caption_vector(self.captions.get(k, "")) for k in keys])}
+
+    def embed_text(self, texts):
+        return np.stack([caption_vector(t) for t in texts])
 
 
 def run_cli(argv) -> tuple[int, str, str]:

@@ -1,7 +1,9 @@
 """English captions of rendered scenes: what sounds, where, and in what room.
 
 A caption names every source's content and place and then the room, from the values the
-rendered scene really has (exact direct-path angles and distance, measured RT60):
+rendered scene really has (exact direct-path angles and distance, measured RT60). The
+same scene with its sources' places exchanged (:func:`swapped_caption`) is the hard
+negative of the content–position test of audio–text retrieval:
 
 >>> caption({"sources": [{"class_name": "bell", "azimuth_deg": 92.0, "elevation_deg": 0.0,
 ...                       "distance_m": 3.1}], "rt60_s": 0.8, "volume_m3": 480.0,
@@ -10,6 +12,10 @@ rendered scene really has (exact direct-path angles and distance, measured RT60)
 """
 
 from __future__ import annotations
+
+import json
+
+POSITION_KEYS = ("azimuth_deg", "elevation_deg", "distance_m")
 
 #: Content phrases of known classes (procedural bank and common instrument families).
 CLASS_PHRASES = {
@@ -108,3 +114,37 @@ def caption(labels: dict) -> str:
     separator = " " if len(parts) == 1 else ", "
     room = room_phrase(labels["rt60_s"], labels["volume_m3"], labels["shape_name"])
     return f"{sources}{separator}in {room}"
+
+
+def swapped_caption(labels: dict, shift: int = 1) -> str:
+    """The caption of the scene with every source moved to another source's place: source
+    k takes the direction and distance of source k + ``shift`` (mod their number); with
+    two sources, they swap. Content and room stay.
+
+    >>> labels = {"sources": [{"class_name": "bell", "azimuth_deg": 90.0, "elevation_deg": 0.0,
+    ...                        "distance_m": 3.0}, {"class_name": "speech", "azimuth_deg": 270.0,
+    ...                        "elevation_deg": 0.0, "distance_m": 0.6}],
+    ...           "rt60_s": 0.3, "volume_m3": 40.0, "shape_name": "shoebox"}
+    >>> swapped_caption(labels)
+    'a bell rings close to the right and a person speaks far to the left, in a small dry room'
+
+    Raises
+    ------
+    ValueError
+        If the scene has fewer than two sources (nothing to exchange).
+    """
+    sources = labels["sources"]
+    if len(sources) < 2:
+        raise ValueError(f"labels['sources'] has {len(sources)} source(s): exchanging places "
+                         "needs at least two")
+    moved = [{**source, **{key: sources[(k + shift) % len(sources)][key]
+                           for key in POSITION_KEYS}} for k, source in enumerate(sources)]
+    return caption({**labels, "sources": moved})
+
+
+def labels_from_row(row: dict) -> dict:
+    """The labels :func:`caption` reads, from a corpus row (its ``sources``, ``rt60_s``,
+    ``volume_m3``, and the room's shape in ``spec``)."""
+    shape = json.loads(row["spec"])["room"]["shape"]
+    return {"sources": row["sources"], "rt60_s": row["rt60_s"], "volume_m3": row["volume_m3"],
+            "shape_name": shape}

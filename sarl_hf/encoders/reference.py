@@ -23,6 +23,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedMode
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from .base import Encoder
+from .metadata import package_source
 from .packaged import state_dict_digest
 from .reference_models import (LAYOUTS, SarlLogMelConfig, SarlLogMelModel, SarlReferenceOutput,
                                SarlSpatialConfig, SarlSpatialModel)
@@ -47,7 +48,8 @@ def register_auto_classes() -> None:
 register_auto_classes()
 
 
-def load_model(model_or_path, model_class: type[PreTrainedModel]) -> tuple[PreTrainedModel, str]:
+def load_reference_model(model_or_path,
+                         model_class: type[PreTrainedModel]) -> tuple[PreTrainedModel, str]:
     """A reference model and a description of where it came from.
 
     Parameters
@@ -101,11 +103,15 @@ def pad_batch(signals: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 class _ReferenceEncoder(Encoder):
     """Batches signals (longest first, zero padding + attention mask) through a model."""
 
+    family = "sarl reference"
+    paradigm = "handcrafted"
+    training_data = "none"
+
     def __init__(self, model: PreTrainedModel, source: str, channel_policy: str, device: str,
                  batch_size: int):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-        self.model, self.source = model, source
+        self.model, self.source_name = model, source
         self.device, self.batch_size = torch.device(device), int(batch_size)
         self.model.to(self.device)
         self.sample_rate = int(self.model.config.sample_rate)
@@ -113,6 +119,15 @@ class _ReferenceEncoder(Encoder):
 
     def _forward_kwargs(self) -> dict:
         return {}
+
+    def parameter_count(self) -> int:
+        """0: fixed signal processing, nothing learned (the filterbank is computed)."""
+        return 0
+
+    def source(self) -> dict:
+        where = {} if self.source_name in ("default", "config", "model") else \
+            {"folder": self.source_name}
+        return {**package_source("sarl_hf"), **where}
 
     def settings(self) -> dict:
         """The base settings, the model config's own fields, a digest of the state dict
@@ -170,7 +185,7 @@ class LogMelEncoder(_ReferenceEncoder):
 
     def __init__(self, model_or_path=None, channel_policy: str = "downmix",
                  device: str = "cpu", batch_size: int = 8):
-        model, source = load_model(model_or_path, SarlLogMelModel)
+        model, source = load_reference_model(model_or_path, SarlLogMelModel)
         self.num_channels = None if model.config.channel_mode == "per_channel" else 1
         super().__init__(model, source, channel_policy, device, batch_size)
 
@@ -204,10 +219,11 @@ class SpatialEncoder(_ReferenceEncoder):
 
     def __init__(self, model_or_path=None, layout: str | None = None,
                  channel_policy: str = "native", device: str = "cpu", batch_size: int = 8):
-        model, source = load_model(model_or_path, SarlSpatialModel)
+        model, source = load_reference_model(model_or_path, SarlSpatialModel)
         self.layout = model.config.layout if layout is None else layout
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        self.channel_layout = "foa" if self.layout == "foa" else "any"
         if self.layout == "foa" and channel_policy != "native":
             raise ValueError(f"layout 'foa' needs channel_policy 'native' (all of W, Y, Z, X), "
                              f"got {channel_policy!r}")

@@ -207,11 +207,12 @@ def _curve(x, rows, values, anchor_level, metric, circular, unrelated) -> dict:
     steps, where = np.unique(offset[ok], return_inverse=True)
     per_step = np.bincount(where, dist[ok]) / np.bincount(where)
     per_level = np.nanmean(dist, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where unrelated is 0
+        step_ratio, level_ratio = per_step / unrelated, per_level / unrelated
     return {"curve": {"offset": steps.tolist(), "distance": per_step.tolist(),
-                      "ratio": (per_step / unrelated).tolist(),
-                      "n_anchors": np.bincount(where).tolist()},
+                      "ratio": step_ratio.tolist(), "n_anchors": np.bincount(where).tolist()},
             "by_level": {"level": values.tolist(), "distance": per_level.tolist(),
-                         "ratio": (per_level / unrelated).tolist()}}
+                         "ratio": level_ratio.tolist()}}
 
 
 def _factor(x, arr, codes, factor, unrelated, weights, boot_unrelated, metric, circular):
@@ -231,7 +232,9 @@ def _factor(x, arr, codes, factor, unrelated, weights, boot_unrelated, metric, c
         w = weights[:, group_anchor]
         with np.errstate(invalid="ignore", divide="ignore"):
             interval = _interval((w @ total) / (w @ count) / boot_unrelated)
-    return {"ratio": variant / unrelated, "interval": interval,
+    # a layer whose unrelated scenes never differ (one dimension under cosine) has no ratio
+    ratio = variant / unrelated if unrelated > 0 else float("nan")
+    return {"ratio": ratio, "interval": interval,
             "variant_distance": variant, "unrelated_distance": unrelated,
             "n_anchors": len(group_anchor), "n_variant_pairs": int(count.sum()),
             "metric": metric,

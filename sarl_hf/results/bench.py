@@ -1,7 +1,9 @@
 """``sarl bench``: the whole benchmark, from corpus to report.
 
 Generate (or reuse) the corpus, embed it with each encoder (cached by fingerprints), probe
-every layer on the seven tasks, run the sensitivity analysis, and write ``results.json``,
+every layer on the seven tasks, run the sensitivity analysis, score audio–text retrieval
+for encoders with a text tower (on the multisource scenes), record every encoder's
+metadata, and write ``results.json``,
 ``results.md`` and the plots (``sarl_hf.results.report``). Every stage reuses what an earlier
 run left, so a rerun after an interruption, or with one more encoder, redoes only what is
 missing.
@@ -19,9 +21,11 @@ from ..corpus.plan import CorpusPlan
 from ..embeddings.cache import load_embeddings
 from ..embeddings.embed import embed_corpus
 from ..encoders import load_encoder
+from ..encoders.metadata import input_configuration
 from ..files import atomic_write, json_digest
 from ..probing.multisource import probe_multisource
 from ..probing.protocol import GRID, PROTOCOL_VERSION, probe
+from ..probing.retrieval import retrieval_from_cache
 from ..probing.sensitivity_analysis import check_anchor_count, sensitivity_from_cache
 from ..probing.tasks import TASK_NAMES, TASKS
 from ..scene.factors import SOURCE_FACTORS, FactorConfig
@@ -29,7 +33,7 @@ from ..splits import SPLITS
 from .report import write_report
 from .selection import best_by_validation
 
-DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
+DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny", "silero-vad")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made
 # the first-layer tie rule alphabetical), so version-1 files are not reused.
 CACHE_FORMAT = 2
@@ -116,6 +120,21 @@ def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_b
                    compute)
 
 
+def retrieval_of(folder, channel_format: str, encoder, n_boot: int, seed: int) -> dict:
+    """Audio–text retrieval (``sarl_hf.probing.retrieval``) of an encoder with a text tower
+    on its multisource embedding cache, cached like :func:`probe_layers`."""
+    key = _settings_key(n_boot=n_boot, seed=seed, retrieval=encoder.text_layer)
+    return _cached(Path(folder) / f"multisource-{channel_format}" / f"retrieval-{key}.json",
+                   lambda: retrieval_from_cache(folder, channel_format, encoder, n_boot=n_boot,
+                                                seed=seed))
+
+
+def encoder_metadata(encoder, channel_format: str) -> dict:
+    """The encoder's metadata and the input configuration of this run."""
+    metadata = encoder.metadata()
+    return {**metadata, "input_configuration": input_configuration(metadata, channel_format)}
+
+
 def best_layers(layers: dict) -> dict:
     """Per task, the layer with the best validation accuracy (ties: the first)."""
     return {task: best_by_validation(layers, task, "validation_accuracy")
@@ -124,7 +143,7 @@ def best_layers(layers: dict) -> dict:
 
 def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=None,
               n_boot: int = 1000, seed: int = 0, device: str = "cpu",
-              progress: bool = True, mlp: bool = False) -> dict:
+              progress: bool = True, mlp: bool = False, trust_remote_code: bool = False) -> dict:
     """Run the benchmark into ``out``; returns the results (also in ``results.json``).
 
     Parameters
@@ -145,6 +164,11 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     mlp : bool
         Also run the MLP probe (``sarl_hf.probing.mlp``) of each task at the layer the
         linear probe chose for it (``mlp`` in each entry).
+    trust_remote_code : bool
+        Let Hub models run their own modelling code (``load_encoder``'s permission).
+
+    Every entry holds ``metadata`` (:func:`encoder_metadata`); with multisource scenes, an
+    encoder with a text tower also gets ``retrieval``.
     """
     if plan.sensitivity_anchors:
         check_anchor_count(plan.sensitivity_anchors, "sensitivity_anchors")
@@ -157,11 +181,13 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     for name in encoders:
         per_config = {}
         for config in configs or plan.formats:
-            encoder = load_encoder(name, channel_format=config, device=device)
+            encoder = load_encoder(name, channel_format=config, device=device,
+                                   trust_remote_code=trust_remote_code)
             folder = embed_corpus(encoder, corpus, config, out / "embeddings",
                                   progress=progress).folder
             layers = probe_layers(folder, config, num_classes, n_boot, seed, device)
-            entry = {"fingerprint": encoder.fingerprint(), "layers": layers,
+            entry = {"fingerprint": encoder.fingerprint(),
+                     "metadata": encoder_metadata(encoder, config), "layers": layers,
                      "best_layer": best_layers(layers)}
             if mlp:
                 entry["mlp"] = probe_mlp_best(folder, config, entry["best_layer"], num_classes,
@@ -171,6 +197,8 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
                                      channel_format=config, progress=progress).folder
                 entry["multisource"] = probe_multisource_layers(multi, config, num_classes,
                                                                 n_boot, seed, device)
+                if encoder.text_layer is not None:
+                    entry["retrieval"] = retrieval_of(multi, config, encoder, n_boot, seed)
             if plan.sensitivity_anchors:
                 sens = embed_corpus(encoder, corpus, "sensitivity", out / "embeddings",
                                     splits=("test",), channel_format=config,

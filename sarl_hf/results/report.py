@@ -1,5 +1,6 @@
 """The benchmark report: ``results.json``, ``results.md`` (tables) and the plots
-(:mod:`.figures`) from the results dict."""
+(:mod:`.figures`) from the results dict; the tables grouped by input configuration and
+training paradigm are in :mod:`.groups`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..files import atomic_write, write_json
 from ..probing.tasks import ROOM_TASKS, SOURCE_TASKS, TASK_NAMES, TASKS
 from ..scene.factors import SOURCE_FACTORS
 from .figures import plots
+from .groups import comparison_lines
 from .selection import best_metrics, best_multisource, encoder_rows, summary_layer
 
 
@@ -77,8 +79,10 @@ def markdown(results: dict) -> str:
         ratio = {k: np.mean([_over_chance(best_metrics(entry, t)) for t in tasks])
                  for k, tasks in (("source", SOURCE_TASKS), ("room", ROOM_TASKS))}
         lines.append(f"| {encoder} | {config} | {ratio['source']:.2f} | {ratio['room']:.2f} |")
+    lines += comparison_lines(results)
     lines += _mlp_lines(results)
     lines += _multisource_lines(results)
+    lines += _retrieval_lines(results)
     lines += _sensitivity_lines(results)
     with_heatmap = any("sensitivity" in entry for _, _, entry in encoder_rows(results))
     heatmap = ", `sensitivity.png` (heatmap)" if with_heatmap else ""
@@ -108,6 +112,27 @@ def _multisource_lines(results: dict) -> list[str]:
     return lines
 
 
+def _retrieval_lines(results: dict) -> list[str]:
+    rows = [(e, c, entry["retrieval"]) for e, c, entry in encoder_rows(results)
+            if entry.get("retrieval")]
+    if not rows:
+        return []
+    recalls = [f"{d} R@{k}" for d in ("A→T", "T→A") for k in (1, 5, 10)]
+    lines = ["", "Audio–text retrieval on the multisource scenes (recall %, with its interval) "
+             "and the content–position test: the share of scenes whose caption beats the same "
+             "caption with the sources' places exchanged (chance 50%); see "
+             "`sarl_hf.probing.retrieval`.", "",
+             *_table_head(recalls + ["content–position"])]
+    for encoder, config, scores in rows:
+        cells = [_cell(scores[direction], f"recall@{k}", percent=True)
+                 for direction in ("audio_to_text", "text_to_audio") for k in (1, 5, 10)]
+        position = scores["content_position"]
+        cells.append(_cell(position, "accuracy", percent=True) if "accuracy" in position
+                     else "–")
+        lines.append(_table_row(encoder, config, cells))
+    return lines
+
+
 def _over_chance(metrics: dict) -> float:
     """Accuracy ÷ chance; chance is at least one over the levels (a tiny test split can
     miss the most frequent train level)."""
@@ -123,7 +148,7 @@ def _sensitivity_lines(results: dict) -> list[str]:
     factors = [f for f in TASK_NAMES if f in present]  # the design's order, not the JSON's
     lines = ["", "Sensitivity (cosine): mean distance between one-factor variants ÷ mean "
              "distance between unrelated scenes, layer `all` where it exists, else the "
-             "last.", "", *_table_head(factors)]
+             "last one with a defined ratio.", "", *_table_head(factors)]
     for encoder, config, entry in rows:
         layer = summary_layer(entry["sensitivity"])
         cells = [f"{entry['sensitivity'][layer][f]['ratio']:.3g}" for f in factors]

@@ -30,5 +30,22 @@ def best_multisource(per_layer: dict) -> dict:
 
 
 def summary_layer(layers) -> str:
-    """The layer that stands for a whole encoder: ``all`` where it exists, else the last."""
-    return "all" if "all" in layers else list(layers)[-1]
+    """The layer that stands for a whole encoder: ``all`` where it exists, else the last
+    one a distance can tell scenes apart in (not a one-column embedding, nor one whose
+    sensitivity ratios are all undefined: a single dimension under cosine), else the last.
+
+    ``layers``: ``{layer: (n, dim) array}`` or ``{layer: {factor: metrics}}``.
+    """
+    if "all" in layers:
+        return "all"
+    names = list(layers)
+    usable = [name for name in names if not _degenerate(layers[name])]
+    return (usable or names)[-1]
+
+
+def _degenerate(value) -> bool:
+    if isinstance(value, dict):
+        ratios = [m.get("ratio") for m in value.values() if isinstance(m, dict)]
+        return bool(ratios) and all(r != r for r in ratios)  # all NaN
+    shape = getattr(value, "shape", None)
+    return shape is not None and len(shape) == 2 and shape[1] == 1

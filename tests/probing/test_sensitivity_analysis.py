@@ -176,3 +176,18 @@ def test_spatial_cues_move_with_azimuth_more_than_with_class(spatial_cache, metr
     assert gcc["azimuth"]["curve"]["offset"] == list(range(8))
     one = sensitivity_from_cache(spatial_cache, "stereo", layer="gcc_phat", metric=metric)
     assert json.dumps(one) == json.dumps({"gcc_phat": gcc})
+
+
+def test_a_layer_whose_unrelated_scenes_never_differ_has_no_ratio():
+    """One positive dimension under cosine (Silero VAD's speech probability): every
+    distance is 0, so the ratio is undefined (NaN), not a ZeroDivisionError."""
+    from sarl_hf.probing.sensitivity_analysis import sensitivity
+
+    rng = np.random.default_rng(0)
+    anchors = np.repeat(np.arange(4).astype(str), 3)
+    factors = np.array(["rt60"] * 12)
+    levels = np.tile(np.arange(3), 4)
+    x = rng.uniform(0.1, 1.0, (12, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = sensitivity(x, anchors, factors, levels, levels * 0, n_boot=10)
+    assert np.isnan(result["rt60"]["ratio"]) and result["rt60"]["unrelated_distance"] == 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+import pytest
+from conftest import OracleEncoder, run_cli
+from tiny_models import save_tiny_clap_with_text
 
-from sarl_hf.encoders import load_encoder
+from sarl_hf.encoders import ENCODERS, load_encoder, register_encoder
 from sarl_hf.probing.tasks import TASK_NAMES
 
 ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-spatial,sarl-logmel",
@@ -33,7 +35,15 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
         assert 0 <= metrics["source_accuracy"] <= 1, factor
         assert metrics["n_train"] == 12 and metrics["n_test"] == 4
     assert "angular_error_deg" in spatial["multisource"]["gcc_phat"]["azimuth"]
+    assert spatial["metadata"]["input_configuration"] == "stereo"
+    assert spatial["metadata"]["paradigm"] == "handcrafted"
+    logmel = results["encoders"]["sarl-logmel"]["stereo"]["metadata"]
+    assert logmel["input_configuration"] == "mono" and logmel["parameters"] == 0
+    assert "retrieval" not in spatial  # no text tower
     report = (out / "results.md").read_text()
+    assert "| stereo | sarl-spatial (stereo) |" in report
+    assert "| mono | sarl-logmel (stereo) |" in report
+    assert "| handcrafted | sarl-spatial (stereo), sarl-logmel (stereo) |" in report
     assert "| sarl-spatial | stereo |" in report and "| chance |" in report
     assert "Multisource scenes" in report and "MLP probe" in report
     for task in TASK_NAMES:
@@ -54,3 +64,52 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
 def test_bench_refuses_a_single_sensitivity_anchor(tmp_path):
     code, _, stderr = run_cli(["bench", "--out", str(tmp_path), "--sensitivity-anchors", "1"])
     assert code == 2 and "at least 2" in stderr
+
+
+@pytest.fixture
+def oracle(tmp_path):
+    """``oracle``: :class:`conftest.OracleEncoder` on the corpus of ``tmp_path / "bench"``."""
+    register_encoder("oracle", lambda argument, channel_format, options: OracleEncoder(
+        tmp_path / "bench" / "corpus", **options))
+    yield "oracle"
+    ENCODERS.unregister("oracle")
+
+
+def test_bench_takes_plugins_and_audio_text_models_and_scores_retrieval(tmp_path, oracle,
+                                                                       binaural_plugin):
+    clap = save_tiny_clap_with_text(tmp_path / "tiny-clap")
+    out = tmp_path / "bench"
+    args = ["--scenes", "20", "--duration", "0.5", "--formats", "stereo", "--n-boot", "50",
+            "--sensitivity-anchors", "0", "--multisource-scenes", "20", "--no-progress",
+            "--encoders", f"{binaural_plugin},{clap},{oracle}"]
+    code, stdout, stderr = run_cli(["bench", "--out", str(out)] + args)
+    assert code == 0, stderr
+    results = json.loads((out / "results.json").read_text())
+    plugin = results["encoders"][binaural_plugin]["stereo"]
+    assert plugin["metadata"]["layout"] == "binaural" and "retrieval" not in plugin
+    assert plugin["metadata"]["input_configuration"] == "stereo"
+    assert list(plugin["layers"]) == ["ild", "levels"]
+    perfect = results["encoders"][oracle]["stereo"]["retrieval"]
+    assert perfect["n_scenes"] == 20 and perfect["layer"] == "projection"
+    for direction in ("audio_to_text", "text_to_audio"):
+        assert perfect[direction]["recall@1"] == 1.0
+    assert perfect["content_position"]["accuracy"] == 1.0
+    tiny = results["encoders"][str(clap)]["stereo"]
+    assert tiny["metadata"]["paradigm"] == "contrastive audio-text"
+    scores = tiny["retrieval"]
+    assert 0 <= scores["audio_to_text"]["recall@10"] <= 1 and scores["content_position"][
+        "n_scenes"] > 0
+    low, high = scores["content_position"]["accuracy_ci"]
+    assert 0 <= low <= scores["content_position"]["accuracy"] <= high <= 1
+    report = (out / "results.md").read_text()
+    assert "Audio–text retrieval" in report and "| oracle | stereo | 100.0 [100.0, 100.0]" in report
+    assert "| contrastive audio-text |" in report and "| stereo |" in report
+
+
+def test_bench_with_a_hub_short_name_offline_fails_in_one_line(tmp_path):
+    code, _, stderr = run_cli(["bench", "--out", str(tmp_path), "--scenes", "10",
+                               "--duration", "0.5", "--formats", "mono",
+                               "--sensitivity-anchors", "0", "--encoders", "wav2vec2-base",
+                               "--no-progress"])
+    assert code == 2 and stderr.count("\n") == 1
+    assert "'facebook/wav2vec2-base'" in stderr and "HF_HUB_OFFLINE=1" in stderr
