@@ -80,7 +80,7 @@ def principal_basis(x_train, device="cpu") -> Basis:
 
 #: Convergence of each task's classifier: the largest absolute entry of the gradient of its
 #: own objective (mean cross-entropy + penalty, as scikit-learn's ``tol`` measures it).
-GRAD_TOL = 1e-6
+GRAD_TOL = 1e-7
 #: ... or the relative decrease of its objective in one step.
 LOSS_TOL = 1e-12
 #: L-BFGS steps per strength at most (a task still short of GRAD_TOL then is reported).
