@@ -195,7 +195,8 @@ class LogMelEncoder(_ReferenceEncoder):
 
 
 class SpatialEncoder(_ReferenceEncoder):
-    """``sarl-spatial`` as an Encoder: GCC-PHAT, ILD/IPD, coherence, FOA intensity.
+    """``sarl-spatial`` as an Encoder: GCC-PHAT, ILD/IPD, coherence, FOA intensity, and
+    the same cues of the first wavefront.
 
     Parameters
     ----------
@@ -216,6 +217,8 @@ class SpatialEncoder(_ReferenceEncoder):
 
     name = "sarl-spatial"
     num_channels = None
+    #: 2: the first-wavefront layers (``direct_*``) and the ``all`` that includes them.
+    code_version = 2
 
     def __init__(self, model_or_path=None, layout: str | None = None,
                  channel_policy: str = "native", device: str = "cpu", batch_size: int = 8):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import torch
 
-FOA_LAYERS = ("energy", "intensity", "diffuseness", "all")
+FOA_LAYERS = ("energy", "intensity", "diffuseness", "direct_intensity", "direct_diffuseness",
+              "all")
 MONO_LAYERS = ("energy", "all")
-PAIR_LAYERS = ("energy", "gcc_phat", "delay_ms", "ild_ipd", "coherence", "all")
+PAIR_LAYERS = ("energy", "gcc_phat", "delay_ms", "ild_ipd", "coherence", "direct_xcorr",
+               "direct_lag_code", "direct_delay_ms", "direct_ild", "all")
 
 
 def spatial_layer_names(num_channels: int | None, layout: str | None) -> tuple[str, ...]:
@@ -163,8 +165,26 @@ def gcc_phat(phat_cross, gcc_bins, interp: int, max_lag: int, sample_rate: int):
     spectrum = phat_cross.conj() * gcc_bins  # X_j conj(X_i): peak at + the delay of j
     n = (spectrum.shape[-1] - 1) * 2 * interp
     scale = n / (2.0 * gcc_bins.sum().clamp_min(1))
-    corr = torch.fft.irfft(spectrum, n=n) * scale
-    index = torch.arange(-max_lag - 1, max_lag + 2, device=corr.device) % n
+    inner, delay = peak_lag(torch.fft.irfft(spectrum, n=n) * scale, max_lag)
+    return inner.flatten(1), delay / interp * (1000.0 / sample_rate)
+
+
+def peak_lag(corr: torch.Tensor, max_lag: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lags -max_lag..max_lag of circular correlations and the lag of their peak.
+
+    Parameters
+    ----------
+    corr : FloatTensor, shape (..., n)
+        Circular correlation, lag k at index k mod n.
+    max_lag : int
+
+    Returns
+    -------
+    lags : FloatTensor, shape (..., 2·max_lag + 1)
+    peak : FloatTensor, shape (...)
+        Lag of the largest value, refined by parabolic interpolation (within ±0.5).
+    """
+    index = torch.arange(-max_lag - 1, max_lag + 2, device=corr.device) % corr.shape[-1]
     extended = corr[..., index]  # lags -max_lag - 1 .. max_lag + 1
     inner = extended[..., 1:-1]
     peak = inner.argmax(-1, keepdim=True)
@@ -173,8 +193,7 @@ def gcc_phat(phat_cross, gcc_bins, interp: int, max_lag: int, sample_rate: int):
     tiny = torch.finfo(corr.dtype).tiny
     offset = torch.where(curvature < 0, 0.5 * (left - right) / curvature.clamp(max=-tiny),
                          torch.zeros_like(centre)).clamp(-0.5, 0.5)
-    delay = (peak.squeeze(-1) - max_lag + offset) / interp
-    return inner.flatten(1), delay * (1000.0 / sample_rate)
+    return inner, peak.squeeze(-1) - max_lag + offset
 
 
 def pair_features(spec, power, weights, bands, gcc_bins, config, max_lag: int):
@@ -247,7 +266,7 @@ def intensity_features(spec, power, weights, bands) -> dict[str, torch.Tensor]:
 
 
 def spatial_features(x, attention_mask, model, layout: str | None) -> dict[str, torch.Tensor]:
-    """Every layer of ``sarl-spatial`` for one batch (see ``SarlSpatialModel``).
+    """The clip-average layers of ``sarl-spatial`` for one batch (see ``SarlSpatialModel``).
 
     Parameters
     ----------
@@ -261,7 +280,7 @@ def spatial_features(x, attention_mask, model, layout: str | None) -> dict[str, 
     Returns
     -------
     dict of str to FloatTensor, each (batch, dim)
-        In the order of ``spatial_layer_names(channels, layout)``.
+        ``energy`` and the pair or FOA layers, in the order of ``spatial_layer_names``.
     """
     config = model.config
     spec, frame_mask = masked_stft(x, attention_mask, model.window, config.hop_length)
@@ -274,5 +293,4 @@ def spatial_features(x, attention_mask, model, layout: str | None) -> dict[str, 
     elif x.shape[1] >= 2:
         layers.update(pair_features(spec, power, weights, bands, model.gcc_bins, config,
                                     model.max_lag))
-    layers["all"] = torch.cat(list(layers.values()), dim=1)
     return layers

@@ -30,6 +30,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .reference_features import logmel_stats, spatial_features, spatial_layer_names
+from .wavefront import wavefront_features
 
 LAYOUTS = (None, "foa")
 CHANNEL_MODES = ("downmix", "per_channel")
@@ -112,6 +113,15 @@ class SarlSpatialConfig(PreTrainedConfig):
     layout : str or None
         ``foa`` when the 4 channels are first-order ambisonics (W, Y, Z, X; ACN/SN3D);
         None for spaced or binaural channels. ``forward(layout=...)`` overrides it.
+    wavefront_ms, pair_wavefront_ms : float
+        Length of the first wavefront the ``direct_*`` layers read, ms after the onset:
+        for the FOA intensity (an instantaneous quantity: the shorter, the fewer
+        reflections) and for the channel pairs (a cross-correlation needs a few periods).
+    onset_floor_db, onset_threshold_db : float
+        The clip begins ``onset_floor_db`` below its envelope's maximum; its onset is the
+        first sample within ``onset_threshold_db`` of the peak that follows (both < 0).
+    onset_search_ms : float
+        How far after the clip's beginning that peak is looked for.
     """
 
     model_type = "sarl-spatial"
@@ -126,11 +136,20 @@ class SarlSpatialConfig(PreTrainedConfig):
     gcc_f_max: float | int = 8000.0
     level_floor: float = 1e-10
     layout: str | None = None
+    wavefront_ms: float | int = 1.0
+    pair_wavefront_ms: float | int = 3.0
+    onset_floor_db: float | int = -60.0
+    onset_threshold_db: float | int = -40.0
+    onset_search_ms: float | int = 50.0
 
     def __post_init__(self, **kwargs):
         for name in ("sample_rate", "n_fft", "hop_length", "max_delay_ms", "gcc_interp",
-                     "level_floor"):
+                     "level_floor", "wavefront_ms", "pair_wavefront_ms", "onset_search_ms"):
             _check_positive(name, getattr(self, name))
+        for name in ("onset_floor_db", "onset_threshold_db"):
+            if not getattr(self, name) < 0:
+                raise ValueError(f"{name} must be negative (dB below a peak), got "
+                                 f"{getattr(self, name)!r}")
         edges = [float(e) for e in self.band_edges_hz]
         if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
             raise ValueError(f"band_edges_hz must be at least 2 increasing values, got {edges}")
@@ -308,6 +327,15 @@ class SarlSpatialModel(_ReferenceModel):
       broadband vector, the mean of the band vectors (every band weighted alike, so that
       the strong room modes of the lowest band do not dominate); ``diffuseness`` (B+1):
       1 - the norm of each vector, broadband first;
+    - the first wavefront (:mod:`.wavefront`: the ``wavefront_ms`` after the clip's first
+      onset, before reflections): with 2 or more channels ``direct_xcorr`` (P·N), the
+      energy-normalised cross-correlation at the lags of ``gcc_phat``, positive lag =
+      channel i leads; ``direct_lag_code`` (P·N), its peak lag as a place code (one unit
+      per lag, triangular tuning two lags wide, as coincidence detectors code the ITD);
+      ``direct_delay_ms`` (P), its peak lag; ``direct_ild`` (P), the
+      level difference in dB, positive = i louder; with ``layout="foa"``
+      ``direct_intensity`` (3), the active intensity over the energy density, (x, y, z),
+      a unit vector towards a lone plane wave; ``direct_diffuseness`` (1), 1 - its norm;
     - ``all``: every layer above, concatenated in this order.
     """
 
@@ -364,6 +392,13 @@ class SarlSpatialModel(_ReferenceModel):
         if layout == "foa" and input_values.shape[1] != 4:
             raise ValueError(f"layout 'foa' needs 4 channels (W, Y, Z, X), got "
                              f"{input_values.shape[1]}")
-        layers = spatial_features(input_values.to(self.window.dtype), attention_mask, self,
-                                  layout)
+        x = input_values.to(self.window.dtype)
+        if attention_mask is None:
+            lengths = torch.full((x.shape[0],), x.shape[-1], device=x.device)
+        else:
+            keep = attention_mask.to(x.device) != 0
+            lengths, x = keep.sum(-1), x * keep[:, None, :].to(x.dtype)
+        layers = spatial_features(x, attention_mask, self, layout)
+        layers.update(wavefront_features(x, lengths, self.config, layout, self.max_lag))
+        layers["all"] = torch.cat(list(layers.values()), dim=1)
         return self._output(layers, return_dict)

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .lbfgs import minimise_blocks
+
 BACKENDS = ("torch", "sklearn")
 #: Below this many feature values, fits run on one CPU thread: threads only add
 #: synchronisation there, and on a busy machine their spin-waits made small fits 10× slower.
@@ -76,18 +78,30 @@ def principal_basis(x_train, device="cpu") -> Basis:
     return Basis(mean, eigenvalues, vectors)
 
 
+#: Convergence of each task's classifier: the largest absolute entry of the gradient of its
+#: own objective (mean cross-entropy + penalty, as scikit-learn's ``tol`` measures it).
+GRAD_TOL = 1e-7
+#: ... or the relative decrease of its objective in one step.
+LOSS_TOL = 1e-12
+#: L-BFGS steps per strength at most (a task still short of GRAD_TOL then is reported).
+MAX_STEPS = 3000
+
+
 def torch_classify(x_train, y_train, evaluate, alphas, num_classes, device="cpu",
-                   dtype="float32", max_iter: int = 100, basis: Basis | None = None):
+                   dtype="float64", max_steps: int = MAX_STEPS, basis: Basis | None = None,
+                   report: dict | None = None):
     """Softmax regression of every task column for every alpha, with L-BFGS.
 
     The tasks' classifiers are independent problems on the same features, so they are
-    fitted as one: one pair of matrix products per step serves every task, and the
-    gradient is written out rather than taken by autograd. The fit runs in the principal
-    basis of the features, each axis and class rescaled by the square root of its expected
-    curvature (``variance / num_classes + alpha / n``); the optimum is the same as without
-    this change of variables. Strengths run strongest first, each fit warm-starting the
-    next; each runs to convergence or ``max_iter`` L-BFGS steps (only the weakest
-    strengths reach it).
+    fitted together (:func:`~.lbfgs.minimise_blocks`): one pair of matrix products per
+    step serves every task still moving, and the gradient is written out rather than
+    taken by autograd. Each task keeps its own L-BFGS memory, step length and
+    convergence test (its gradient below :data:`GRAD_TOL`, float64; float32 reaches 100
+    times that), so the joint fit ends where per-task fits would. The fit runs in the
+    principal basis of the features, each axis and class rescaled by the square root of
+    its expected curvature (``variance / num_classes + alpha / n``); the optimum is the
+    same as without this change of variables. Strengths run strongest first, each fit
+    warm-starting the next.
 
     Parameters
     ----------
@@ -98,8 +112,14 @@ def torch_classify(x_train, y_train, evaluate, alphas, num_classes, device="cpu"
     evaluate : list of ndarray (m, d)
     alphas : sequence of float
     num_classes : sequence of int (T,)
+    dtype : {"float64", "float32"}
+    max_steps : int
+        L-BFGS steps per strength at most.
     basis : Basis, optional
         :func:`principal_basis` of ``x_train``, if already computed.
+    report : dict, optional
+        Filled with ``steps`` (per alpha) and ``gradient`` (per alpha, the largest
+        per-task gradient at the end), in the order of ``alphas``.
 
     Returns
     -------
@@ -107,7 +127,8 @@ def torch_classify(x_train, y_train, evaluate, alphas, num_classes, device="cpu"
     """
     with cpu_threads_for(np.size(x_train), device):
         return _torch_classify(x_train, y_train, evaluate, alphas, list(num_classes), device,
-                               dtype, max_iter, basis or principal_basis(x_train, device))
+                               dtype, max_steps, basis or principal_basis(x_train, device),
+                               report if report is not None else {})
 
 
 def _rotated(arrays, basis: Basis, kind, device):
@@ -128,6 +149,7 @@ class _SoftmaxObjective:
     def __init__(self, z, y, num_classes, kind):
         import torch
 
+        self.y, self.kind = y, kind
         n, device = len(z), z.device
         self.z, self.num_classes = z, list(num_classes)
         self.order = sorted(range(len(num_classes)), key=lambda t: num_classes[t])
@@ -145,8 +167,10 @@ class _SoftmaxObjective:
         self.onehot_t = torch.zeros(self.width, n, dtype=kind, device=device).scatter_(
             0, self.target_t, 1.0)
         self.curvature = torch.zeros(self.width, dtype=kind, device=device)
+        self.task_of = torch.zeros(self.width, dtype=torch.int64, device=device)
         for t, k in enumerate(num_classes):
             self.curvature[self.start[t]:self.start[t] + k] = 1.0 / k
+            self.task_of[self.start[t]:self.start[t] + k] = t
 
     def log_softmax(self, logits_t):
         """Per-task log-probabilities (width, n) from transposed logits (width, n), in place:
@@ -157,15 +181,22 @@ class _SoftmaxObjective:
             logits_t[rows] = logits_t[rows].reshape(tasks, k, n).log_softmax(1).reshape(-1, n)
         return logits_t
 
-    def value_and_gradient(self, weight, bias, alpha: float):
-        """(loss, d loss / d weight, d loss / d bias), all divided by n."""
-        n = len(self.z)
+    def evaluate(self, weight, bias, alpha: float):
+        """Each task's own objective (T,), the gradient (d loss / d weight, d loss / d bias;
+        divided by n) and each task's largest absolute gradient entry (T,)."""
+        import torch
+
+        n, tasks = len(self.z), len(self.num_classes)
         log_p = self.log_softmax(weight.T @ self.z.T + bias[:, None])  # (width, n)
-        loss = -log_p.gather(0, self.target_t).sum()
+        cross_entropy = -log_p.gather(0, self.target_t).sum(1)  # (T,)
         residual = log_p.exp_().sub_(self.onehot_t)  # softmax − one-hot
-        loss = (loss + 0.5 * alpha * (weight * weight).sum()) / n
-        gradient = (self.z.T @ residual.T).add_(weight, alpha=alpha).div_(n)
-        return loss, gradient, residual.sum(1) / n
+        grad_weight = (self.z.T @ residual.T).add_(weight, alpha=alpha).div_(n)
+        grad_bias = residual.sum(1) / n
+        zeros = torch.zeros(tasks, dtype=weight.dtype, device=weight.device)
+        penalty = zeros.clone().index_add_(0, self.task_of, (weight * weight).sum(0))
+        largest = torch.maximum(grad_weight.abs().amax(0), grad_bias.abs())
+        measure = zeros.scatter_reduce(0, self.task_of, largest, "amax")
+        return (cross_entropy + 0.5 * alpha * penalty) / n, grad_weight, grad_bias, measure
 
     def predict(self, z, weight, bias) -> np.ndarray:
         """Class indices (m, T)."""
@@ -174,11 +205,48 @@ class _SoftmaxObjective:
                          for t, k in enumerate(self.num_classes)], axis=1)
 
 
-def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dtype, max_iter,
-                    basis):
+class _ScaledSoftmax:
+    """One strength's softmax problems as blocks for :func:`~.lbfgs.minimise_blocks`:
+    parameters ``[weight · scale; bias]`` (d + 1, width), one block per task."""
+
+    def __init__(self, objective: _SoftmaxObjective, scale, alpha: float):
+        self.objective, self.scale, self.alpha = objective, scale, alpha
+        self._subsets: dict = {}
+
+    def _subset(self, tasks):
+        key = tuple(tasks)
+        if key not in self._subsets:
+            sub = _SoftmaxObjective(self.objective.z, self.objective.y[:, list(tasks)],
+                                    [self.objective.num_classes[t] for t in tasks],
+                                    self.objective.kind)
+            columns = [0] * sub.width
+            for j, t in enumerate(tasks):
+                for k in range(self.objective.num_classes[t]):
+                    columns[sub.start[j] + k] = self.objective.start[t] + k
+            self._subsets[key] = (sub, columns, self.scale[:, columns])
+        return self._subsets[key]
+
+    def columns(self, tasks):
+        return self._subset(tasks)[1]
+
+    def segments(self, tasks):
+        return self._subset(tasks)[0].task_of
+
+    def evaluate(self, theta, tasks):
+        import torch
+
+        sub, _, scale = self._subset(tasks)
+        losses, grad_weight, grad_bias, measure = sub.evaluate(theta[:-1] / scale, theta[-1],
+                                                               self.alpha)
+        return losses, torch.cat([grad_weight / scale, grad_bias[None]]), measure
+
+
+def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dtype, max_steps,
+                    basis, report):
     import torch
 
     kind = torch_dtype(dtype)
+    tolerance = GRAD_TOL if kind == torch.float64 else 100 * GRAD_TOL
     z, *z_evaluate = _rotated([x_train, *evaluate], basis, kind, device)
     y = torch.as_tensor(np.asarray(y_train).reshape(len(z), -1), dtype=torch.int64,
                         device=device)
@@ -187,24 +255,19 @@ def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dty
     variance = (basis.eigenvalues.clamp_min(0) / n).to(kind)[:, None]
     weight = torch.zeros(d, objective.width, dtype=kind, device=device)
     bias = torch.zeros(objective.width, dtype=kind, device=device)
-    predictions = {}
+    predictions, steps, gradients = {}, {}, {}
     for index in np.argsort(alphas)[::-1]:  # strongest first: warm starts converge fast
         alpha = float(alphas[index])
         scale = torch.sqrt(variance * objective.curvature + alpha / n)
-        u, b = weight * scale, bias.clone()
-        optimiser = torch.optim.LBFGS([u, b], lr=1.0, max_iter=max_iter,
-                                      tolerance_grad=1e-6, tolerance_change=1e-9,
-                                      history_size=20, line_search_fn="strong_wolfe")
-
-        def closure():
-            loss, grad_weight, grad_bias = objective.value_and_gradient(u / scale, b, alpha)
-            u.grad, b.grad = grad_weight / scale, grad_bias
-            return loss
-
-        with torch.no_grad():
-            optimiser.step(closure)
-            weight, bias = u / scale, b.clone()
-            predictions[index] = [objective.predict(e, weight, bias) for e in z_evaluate]
+        theta = torch.cat([weight * scale, bias[None]])
+        theta, steps[index], measure = minimise_blocks(
+            _ScaledSoftmax(objective, scale, alpha), theta, len(num_classes),
+            grad_tol=tolerance, loss_tol=LOSS_TOL, max_steps=max_steps)
+        weight, bias = theta[:-1] / scale, theta[-1]
+        gradients[index] = float(measure.max())
+        predictions[index] = [objective.predict(e, weight, bias) for e in z_evaluate]
+    report.update(steps=[steps[i] for i in range(len(alphas))],
+                  gradient=[gradients[i] for i in range(len(alphas))])
     return [predictions[i] for i in range(len(alphas))]
 
 

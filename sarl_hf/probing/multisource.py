@@ -37,8 +37,9 @@ import numpy as np
 from ..scene.factors import SOURCE_FACTORS
 from ..splits import SPLITS
 from .backends import backend_functions
-from .protocol import (GRID, check_inputs, chosen_alpha, linear_options, percentile_interval,
-                       regress_blocks, resamples, standardised)
+from .protocol import (GRID, check_inputs, chosen_alpha, interval_facts, interval_problem,
+                       linear_options, percentile_interval, regress_blocks, resamples,
+                       standardised)
 
 #: Largest number of sources per scene the exhaustive assignment takes (6! = 720 orders).
 MAX_SOURCES = 6
@@ -139,16 +140,18 @@ def _scores(levels, predicted, truth, sectors, n_boot, seed):
     wrong = level_errors(predicted, truth)
     index = resamples(len(truth), n_boot, seed)
     right = num - wrong
+    problem = interval_problem(len(truth), truth[truth >= 0])
     out = {"source_accuracy": float(right.sum() / num.sum()),
-           "source_accuracy_ci": percentile_interval(right[index].sum(1) / num[index].sum(1)),
+           "source_accuracy_ci": percentile_interval(right[index].sum(1) / num[index].sum(1),
+                                                     problem),
            "set_accuracy": float(np.mean(wrong == 0)),
-           "set_accuracy_ci": percentile_interval((wrong[index] == 0).mean(1))}
+           "set_accuracy_ci": percentile_interval((wrong[index] == 0).mean(1), problem)}
     if sectors:
         angle = angular_errors(predicted, levels["azimuth_deg"], sectors)
         out["angular_error_deg"] = float(angle.sum() / num.sum())
         out["angular_error_deg_ci"] = percentile_interval(angle[index].sum(1)
-                                                          / num[index].sum(1))
-    return out
+                                                          / num[index].sum(1), problem)
+    return out | interval_facts(len(truth), n_boot, problem)
 
 
 def probe_multisource(embeddings: dict, sources: dict, num_classes: dict,
@@ -207,7 +210,7 @@ def _factor_result(factor, levels, counts, predictions, k, grid, n_boot, seed):
     chance = _scores(levels["test"], decode(constant, num["test"]), truth["test"], sectors,
                      n_boot, seed)
     result.update({f"chance_{name}": value for name, value in chance.items()
-                   if not name.endswith("_ci")})
+                   if name in ("source_accuracy", "set_accuracy", "angular_error_deg")})
     result.update(alpha=float(grid[best]), validation_source_accuracy=float(validation[best]),
                   num_classes=int(k))
     return result

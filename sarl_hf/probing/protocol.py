@@ -89,10 +89,37 @@ def resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, (n_boot, n))
 
 
-def percentile_interval(stats: np.ndarray) -> list:
-    """The 95% percentile interval of bootstrap statistics."""
+#: Fewest test rows behind a bootstrap interval. Resamples of fewer rows take so few values
+#: (a 2-row split gives 3 accuracies) that their percentiles say nothing about the metric.
+MIN_INTERVAL_ROWS = 10
+
+
+def interval_problem(n_rows: int, truth: np.ndarray | None = None) -> str | None:
+    """Why a test split of ``n_rows`` rows (with class labels ``truth``, shape (n_rows,),
+    for a classification) can carry no bootstrap interval; None when it can."""
+    if n_rows < MIN_INTERVAL_ROWS:
+        return f"{n_rows} test rows, fewer than the {MIN_INTERVAL_ROWS} an interval needs"
+    if truth is not None and len(np.unique(truth)) < 2:
+        return "the test split holds a single class"
+    return None
+
+
+def percentile_interval(stats: np.ndarray, problem: str | None = None) -> list | None:
+    """The 95% percentile interval of bootstrap statistics; None when ``problem`` (see
+    :func:`interval_problem`) says the resamples cannot carry one."""
+    if problem is not None:
+        return None
     low, high = np.percentile(stats, [2.5, 97.5])
     return [float(low), float(high)]
+
+
+def interval_facts(n_rows: int, n_boot: int, problem: str | None) -> dict:
+    """What stands behind a result's intervals: test rows, resamples and, when there is no
+    interval, why."""
+    facts = {"n_test": int(n_rows), "n_boot": int(n_boot)}
+    if problem is not None:
+        facts["no_interval"] = problem
+    return facts
 
 
 def macro_f1_resampled(truth, predicted, num_classes: int, index: np.ndarray) -> np.ndarray:
@@ -148,16 +175,18 @@ def _classification(grid, validation, test, y, num_classes, n_boot, seed):
     correct = (predicted == truth).astype(float)
     majority = np.bincount(y["train"]).argmax()
     index = resamples(len(truth), n_boot, seed)
+    problem = interval_problem(len(truth), truth)
     return {
         "accuracy": float(correct.mean()),
-        "accuracy_ci": percentile_interval(correct[index].mean(1)),
+        "accuracy_ci": percentile_interval(correct[index].mean(1), problem),
         "macro_f1": macro_f1(truth, predicted, num_classes),
         "macro_f1_ci": percentile_interval(macro_f1_resampled(truth, predicted, num_classes,
-                                                              index)),
+                                                              index), problem),
         "chance_accuracy": float(np.mean(truth == majority)),
         "num_classes": int(num_classes),
         "alpha_classification": float(grid[best]),
         "validation_accuracy": float(scores[best]),
+        **interval_facts(len(truth), n_boot, problem),
     }
 
 
@@ -172,7 +201,8 @@ def _regression(task, grid, validation, test, values, targets, n_boot, seed):
     return {
         name: float(test_errors.mean()),
         f"{name}_ci": percentile_interval(
-            test_errors[resamples(len(test_errors), n_boot, seed)].mean(1)),
+            test_errors[resamples(len(test_errors), n_boot, seed)].mean(1),
+            interval_problem(len(test_errors))),
         f"chance_{name}": float(task.regression_errors(constant, values["test"]).mean()),
         "alpha_regression": float(grid[best]),
         f"validation_{name}": float(errors[best]),

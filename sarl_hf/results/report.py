@@ -19,12 +19,27 @@ from .selection import best_metrics, best_multisource, encoder_rows, summary_lay
 def _cell(metrics: dict, name: str, percent: bool | None = None) -> str:
     """``value [low, high]`` of a metric and its interval; in percent for accuracies
     (default: for ``accuracy`` only)."""
-    value, (low, high) = metrics[name], metrics[f"{name}_ci"]
+    value, interval = metrics[name], metrics.get(f"{name}_ci")
     if percent is None:
         percent = name == "accuracy"
-    if percent:
-        return f"{100 * value:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-    return f"{value:.3g} [{low:.3g}, {high:.3g}]"
+    scale, form = (100, ".1f") if percent else (1, ".3g")
+    if interval is None:  # too few rows (or anchors) for an interval: see no_interval
+        return f"{scale * value:{form}} [no interval]"
+    low, high = interval
+    return f"{scale * value:{form}} [{scale * low:{form}}, {scale * high:{form}}]"
+
+
+def _interval_basis(results: dict) -> list[str]:
+    """One line per encoder row: the test rows and resamples behind its intervals."""
+    lines = []
+    for encoder, config, entry in encoder_rows(results):
+        metrics = best_metrics(entry, TASK_NAMES[0])
+        if "n_test" in metrics:
+            why = f" (no interval: {metrics['no_interval']})" if "no_interval" in metrics else ""
+            lines.append(f"- {encoder} / {config}: {metrics['n_test']} test scenes, "
+                         f"{metrics['n_boot']} resamples{why}")
+    return ["", "Behind the intervals (percentile bootstrap over test scenes):", *lines] \
+        if lines else []
 
 
 def _table_head(columns) -> list[str]:
@@ -65,6 +80,7 @@ def markdown(results: dict) -> str:
     if first:
         chance = [f"{100 * best_metrics(first[2], t)['chance_accuracy']:.1f}" for t in TASK_NAMES]
         lines.append("| chance | | " + " | ".join(chance) + " |")
+    lines += _interval_basis(results)
     regression = [t for t in TASK_NAMES if TASKS[t].value]
     lines += ["", "Regression error of the exact value (lower is better; chance: the train "
               "mean as the prediction).", "",
@@ -148,12 +164,28 @@ def _sensitivity_lines(results: dict) -> list[str]:
     factors = [f for f in TASK_NAMES if f in present]  # the design's order, not the JSON's
     lines = ["", "Sensitivity (cosine): mean distance between one-factor variants ÷ mean "
              "distance between unrelated scenes, layer `all` where it exists, else the "
-             "last one with a defined ratio.", "", *_table_head(factors)]
+             "last one with a defined ratio, with its 95% cluster-bootstrap interval over "
+             "anchors.", "", *_table_head(factors)]
+    basis = []
     for encoder, config, entry in rows:
         layer = summary_layer(entry["sensitivity"])
-        cells = [f"{entry['sensitivity'][layer][f]['ratio']:.3g}" for f in factors]
+        found = entry["sensitivity"][layer]
+        cells = [_ratio_cell(found[f]) for f in factors]
         lines.append(_table_row(encoder, config, cells))
-    return lines
+        first = found[factors[0]]
+        why = f" (no interval: {first['no_interval']})" if "no_interval" in first else ""
+        basis.append(f"- {encoder} / {config}, layer `{layer}`: {first['n_anchors']} anchors, "
+                     f"{first.get('n_scenes', '?')} variant scenes per factor (first: "
+                     f"{factors[0]}), {first.get('n_boot', '?')} resamples{why}")
+    return lines + ["", "Behind the sensitivity intervals:", *basis]
+
+
+def _ratio_cell(result: dict) -> str:
+    """``ratio [low, high]`` of one factor's sensitivity."""
+    interval = result.get("interval")
+    if interval is None:
+        return f"{result['ratio']:.3g} [no interval]"
+    return f"{result['ratio']:.3g} [{interval[0]:.3g}, {interval[1]:.3g}]"
 
 
 def write_report(out, results: dict, json_default=None) -> list[Path]:

@@ -32,10 +32,12 @@ def spatial_dims(channels, foa=False, bands=10, lags=65):
     pairs = channels * (channels - 1) // 2
     dims = {"energy": channels * bands * 2}
     if foa:
-        dims.update(intensity=(bands + 1) * 3, diffuseness=bands + 1)
+        dims.update(intensity=(bands + 1) * 3, diffuseness=bands + 1, direct_intensity=3,
+                    direct_diffuseness=1)
     elif channels >= 2:
         dims.update(gcc_phat=pairs * lags, delay_ms=pairs, ild_ipd=pairs * bands * 3,
-                    coherence=pairs * bands)
+                    coherence=pairs * bands, direct_xcorr=pairs * lags,
+                    direct_lag_code=pairs * lags, direct_delay_ms=pairs, direct_ild=pairs)
     dims["all"] = sum(dims.values())
     return dims
 

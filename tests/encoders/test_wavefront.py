@@ -1,0 +1,98 @@
+"""First-wavefront cues of sarl-spatial, tested as physics: the onset is the direct
+arrival (distance / c), the direct delay is the path difference of a spaced pair over c,
+the direct intensity points at the source where the clip average is pulled by the room."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_scene
+
+from sarl_hf import Renderer
+from sarl_hf.acoustics.formats import STEREO_SPACING_M
+from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
+from sarl_hf.encoders.reference import SpatialEncoder
+from sarl_hf.encoders.wavefront import first_onsets, lag_code, segments, wavefront_pairs
+
+FS = 16000
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return Renderer()
+
+
+def test_the_onset_is_the_first_arrival_not_the_loudest_part():
+    x = torch.zeros(2, 2, 4000)
+    rng = np.random.default_rng(0)
+    tail = torch.tensor(rng.standard_normal(3000) * np.exp(-np.arange(3000) / 600.0))
+    x[0, 0, 500:] = 0.2 * torch.nn.functional.pad(tail, (0, 500))
+    x[0, 1, 503:] = 0.2 * torch.nn.functional.pad(tail, (0, 497))
+    x[0, :, 900:1100] += 3.0  # a loud reflection later
+    x[1, 0, 1234] = 1.0  # an impulse
+    onsets = first_onsets(x, torch.tensor([4000, 4000]), FS, -60.0, -40.0, 50.0)
+    assert onsets.tolist()[1] == 1234
+    assert 500 <= onsets.tolist()[0] < 510  # the direct sound, not the loud reflection
+
+
+def test_segments_are_zero_outside_the_clip():
+    x = torch.arange(1.0, 11.0).reshape(1, 1, 10)
+    out = segments(x, torch.tensor([8]), torch.tensor([1]), 2, 9)
+    assert out.flatten().tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0]
+
+
+def test_pair_delay_and_level_of_a_shifted_copy():
+    rng = np.random.default_rng(1)
+    burst = torch.tensor(rng.standard_normal(96), dtype=torch.float32)
+    segment = torch.zeros(1, 2, 160)
+    segment[0, 0, 20:116] = burst
+    segment[0, 1, 23:119] = 0.5 * burst  # 3 samples later, 6 dB quieter
+    out = wavefront_pairs(segment, max_lag=32, interp=4, sample_rate=FS, level_floor=1e-12)
+    assert out["direct_delay_ms"].item() == pytest.approx(3 / FS * 1e3, abs=0.25 / FS * 1e3)
+    assert out["direct_ild"].item() == pytest.approx(20 * np.log10(2), abs=0.01)
+    code = out["direct_lag_code"][0]
+    assert code.argmax().item() == 32 + 12 and code.max().item() == pytest.approx(1.0, abs=0.1)
+    assert out["direct_xcorr"][0].max().item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_lag_code_is_a_triangular_place_code():
+    code = lag_code(torch.tensor([[0.5]]), max_lag=3, width=2.0)
+    np.testing.assert_allclose(code[0].numpy(), [0, 0, 0.25, 0.75, 0.75, 0.25, 0])
+
+
+def far_reverberant(fmt, azimuths, renderer):
+    """Scenes 3 m away in a large, very reverberant room: the direct sound is weak."""
+    return [renderer.render(make_scene(azimuth_deg=az, rt60_s=1.5, distance_m=3.0,
+                                       volume_m3=300.0, channel_format=fmt))
+            for az in azimuths]
+
+
+def test_direct_intensity_points_at_the_source_in_a_reverberant_room(renderer):
+    azimuths = np.arange(10.0, 360.0, 45.0)
+    scenes = far_reverberant("foa", azimuths, renderer)
+    assert max(s.labels["drr_db"] for s in scenes) < 0  # the room dominates the clip
+    out = SpatialEncoder(layout="foa").embed([s.audio for s in scenes], FS)
+    truth = np.array([s.labels["azimuth_deg"] for s in scenes])
+
+    def error(v):
+        return np.abs((np.degrees(np.arctan2(v[:, 1], v[:, 0])) - truth + 180) % 360 - 180)
+
+    direct, average = error(out["direct_intensity"]), error(out["intensity"][:, :3])
+    assert direct.max() < 5.0, direct
+    assert np.median(direct) < np.median(average), (direct, average)
+    assert (out["direct_diffuseness"][:, 0] < out["diffuseness"][:, 0]).all()
+
+
+def test_direct_delay_is_the_path_difference_over_c(renderer):
+    azimuths = np.array([20.0, 60.0, 100.0, 200.0, 250.0, 300.0])
+    scenes = far_reverberant("stereo", azimuths, renderer)
+    out = SpatialEncoder().embed([s.audio for s in scenes], FS)
+    az = np.radians([s.labels["azimuth_deg"] for s in scenes])
+    el = np.radians([s.labels["elevation_deg"] for s in scenes])
+    expected_ms = STEREO_SPACING_M / SPEED_OF_SOUND_M_S * 1e3 * np.sin(az) * np.cos(el)
+    direct = np.abs(out["direct_delay_ms"][:, 0] - expected_ms)
+    average = np.abs(out["delay_ms"][:, 0] - expected_ms)
+    # within one sample (62.5 µs) in most scenes (on 1,000 designed scenes: median 7 µs,
+    # 90th percentile 74 µs; a reflection arriving within the window can still win)
+    assert (direct < 1e3 / FS).sum() >= len(scenes) - 1, direct
+    assert np.median(direct) < 0.02 and np.median(direct) < np.median(average), (direct,
+                                                                                average)
