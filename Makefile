@@ -30,7 +30,7 @@ system-deps:
 
 demo: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/sarl bench --out $(DEMO_OUT) --scenes 200 --duration 2.0 \
-		--formats binaural --sources auto --sensitivity-anchors 4 --multisource-scenes 100
+		--formats binaural --sources auto --sensitivity-anchors 6 --multisource-scenes 100
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -41,22 +41,56 @@ def _segment_dot(a, b, segments, count):
     return torch.zeros(count, dtype=a.dtype, device=a.device).index_add_(0, segments, per_column)
 
 
+def _segment_sum(values, segments, count):
+    """Sums over each block's columns of (..., columns) values: (..., count)."""
+    out = torch.zeros(*values.shape[:-1], count, dtype=values.dtype, device=values.device)
+    return out.index_add_(-1, segments, values)
+
+
 def _direction(gradient, memory, segments, count):
-    """The L-BFGS direction of every block (two-loop recursion, per-block scalars)."""
-    q = gradient.clone()
-    alphas = []
-    for s, y, rho in reversed(memory):
-        a = rho * _segment_dot(s, q, segments, count)
-        q -= a[segments] * y
-        alphas.append(a)
-    if memory:
-        s, y, _ = memory[-1]
-        gamma = _segment_dot(s, y, segments, count) / _segment_dot(y, y, segments, count)
-        q *= torch.nan_to_num(gamma, nan=1.0, posinf=1.0)[segments]
-    for (s, y, rho), a in zip(memory, reversed(alphas)):
-        b = rho * _segment_dot(y, q, segments, count)
-        q += (a - b)[segments] * s
-    return -q
+    """The L-BFGS direction of every block, from the compact form of the inverse Hessian
+    (Byrd, Nocedal and Schnabel 1994; Nocedal and Wright eq. 7.24) with H0 = gamma I:
+    a few batched products for all blocks and memory pairs, where the two-loop recursion
+    takes a chain of small steps per pair.
+
+    ``memory`` is ``(S, Y, valid)``: steps and gradient changes (m, rows, columns), oldest
+    first, and (m, count) whether a pair had positive curvature in that block (a pair
+    without is left out of that block's update)."""
+    if memory is None:
+        return -gradient
+    steps, changes, valid = memory
+    kind = gradient.dtype
+    mask = valid.T.to(kind)  # (count, m)
+    pair = mask[:, :, None] * mask[:, None, :]
+    sy = _segment_sum(torch.einsum("irc,jrc->ijc", steps, changes), segments, count)
+    yy = _segment_sum(torch.einsum("irc,jrc->ijc", changes, changes), segments, count)
+    sy, yy = sy.permute(2, 0, 1) * pair, yy.permute(2, 0, 1) * pair  # (count, m, m)
+    last = sy[:, -1, -1] / yy[:, -1, -1]
+    gamma = torch.where(torch.isfinite(last) & (last > 0), last, torch.ones_like(last))
+    diagonal = torch.diagonal(sy, dim1=1, dim2=2)
+    upper = torch.triu(sy, 1) + torch.diag_embed(torch.where(valid.T, diagonal,
+                                                             torch.ones_like(diagonal)))
+    sg = _segment_sum((steps * gradient).sum(1), segments, count).T * mask  # (count, m)
+    yg = _segment_sum((changes * gradient).sum(1), segments, count).T * mask
+    r_sg = torch.linalg.solve_triangular(upper, sg[..., None], upper=True)
+    inner = (diagonal * mask)[..., None] * r_sg + gamma[:, None, None] * (yy @ r_sg) \
+        - gamma[:, None, None] * yg[..., None]
+    top = torch.linalg.solve_triangular(upper.transpose(1, 2), inner, upper=False)[..., 0]
+    bottom = -r_sg[..., 0]
+    hg = gamma[segments] * gradient \
+        + torch.einsum("irc,ic->rc", steps, top.T[:, segments]) \
+        + gamma[segments] * torch.einsum("irc,ic->rc", changes, bottom.T[:, segments])
+    return -hg
+
+
+def _remember(memory, s_step, y_step, curved, history):
+    """The memory with the newest pair appended (the oldest dropped past ``history``)."""
+    if memory is None:
+        return s_step[None], y_step[None], curved[None]
+    steps, changes, valid = memory
+    return (torch.cat([steps, s_step[None]])[-history:],
+            torch.cat([changes, y_step[None]])[-history:],
+            torch.cat([valid, curved[None]])[-history:])
 
 
 def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int, *,
@@ -79,7 +113,7 @@ def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int,
     x = theta[:, columns]
     loss, gradient, measure[active] = problem.evaluate(x, active)
     stopped = torch.zeros(len(active), dtype=torch.bool, device=theta.device)
-    memory: list = []
+    memory = None
     steps = 0
     while True:
         finished = stopped | (measure[active] <= grad_tol)
@@ -93,7 +127,8 @@ def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int,
             position = {c: i for i, c in enumerate(columns)}
             index = torch.tensor([position[c] for c in new_columns], device=x.device)
             x, gradient, loss, stopped = x[:, index], gradient[:, index], loss[keep], stopped[keep]
-            memory = [(s[:, index], y[:, index], rho[keep]) for s, y, rho in memory]
+            if memory is not None:
+                memory = (memory[0][:, :, index], memory[1][:, :, index], memory[2][:, keep])
             columns, segments = new_columns, problem.segments(active)
         if steps >= max_steps:
             theta[:, columns] = x
@@ -105,7 +140,7 @@ def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int,
         direction[:, uphill] = -gradient[:, uphill]
         slope = _segment_dot(gradient, direction, segments, count)
         step = torch.ones(count, dtype=x.dtype, device=x.device)
-        if not memory:  # scale a first step by the gradient, as torch's L-BFGS does
+        if memory is None:  # scale a first step by the gradient, as torch's L-BFGS does
             total = _segment_dot(gradient.abs(), torch.ones_like(gradient), segments, count)
             step = (1.0 / total.clamp_min(1e-300)).clamp(max=1.0)
         new_loss, new_gradient, new_measure, step = _line_search(
@@ -115,8 +150,7 @@ def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int,
         y_step = new_gradient - gradient
         sy = _segment_dot(s_step, y_step, segments, count)
         curved = moved & (sy > 1e-10 * _segment_dot(y_step, y_step, segments, count))
-        rho = torch.where(curved, 1.0 / sy.clamp_min(1e-300), torch.zeros_like(sy))
-        memory = (memory + [(s_step, y_step, rho)])[-history:]
+        memory = _remember(memory, s_step, y_step, curved, history)
         flat = loss - new_loss <= loss_tol * new_loss.abs().clamp_min(1.0)
         stopped = ~moved | (moved & flat)
         x = torch.where(moved[segments], x + s_step, x)
