@@ -18,8 +18,10 @@ import pytest
 import yaml
 from conftest import TINY_ARGS, TINY_PLAN, TINY_SEED, run_cli
 from datasets import Audio
+from datasets.exceptions import DataFilesNotFoundError
 
 from sarl_hf.corpus.captions import class_phrase
+from sarl_hf.corpus.card import INCOMPLETE_MARK
 from sarl_hf.corpus.generation import generate
 from sarl_hf.corpus.plan import CorpusPlan, config_specs, split_sizes
 from sarl_hf.corpus.schema import audio_array
@@ -201,7 +203,10 @@ def _run_until_first_shard(folder: Path, extra=()) -> subprocess.Popen:
 def test_killed_run_resumes_to_identical_bytes(corpus, tmp_path):
     folder = tmp_path / "killed"
     _run_until_first_shard(folder)
-    assert not (folder / "README.md").exists(), "the run ended before it was killed"
+    assert not (folder / "manifest.json").exists(), "the run ended before it was killed"
+    assert INCOMPLETE_MARK in (folder / "README.md").read_text()
+    with pytest.raises(DataFilesNotFoundError):  # an unfinished folder never loads
+        datasets.load_dataset(str(folder), split="train", streaming=True)
     code, _, stderr = run_cli(["generate", "--out", str(folder)] + ARGS)
     assert code == 2 and "--resume" in stderr
     code, stdout, stderr = run_cli(["generate", "--out", str(folder), "--resume"] + ARGS)
