@@ -13,17 +13,19 @@ only when called, so looking up a name never imports torch.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..checks import check_device
 from ..registry import Registry
 from .base import Encoder
 
 __all__ = ["EncoderKind", "ENCODERS", "register_encoder", "encoder_names", "packaged_encoders",
-           "load_encoder"]
+           "load_encoder", "check_loadable"]
 
 #: What a name that no kind claims is: a transformers model id or folder.
 TRANSFORMERS_USAGE = "<transformers model id or folder>"
@@ -105,6 +107,10 @@ def load_encoder(name: str, channel_format: str | None = None, **options) -> Enc
         transformers models ``pooling``, ``dtype``, ``revision``, ``trust_remote_code``.
         An option the encoder does not take is a ValueError.
     """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"encoder name must be a non-empty string, got {name!r}")
+    if "device" in options:
+        options["device"] = check_device(options["device"])
     kind = ENCODERS.get(name)
     if kind is not None and not kind.prefix:
         return kind.build(None, channel_format, options)
@@ -118,6 +124,44 @@ def load_encoder(name: str, channel_format: str | None = None, **options) -> Enc
     from .hf import TransformersEncoder
 
     return construct(TransformersEncoder, (name,), options, name)
+
+
+def _importable(module: str) -> bool:
+    try:
+        return bool(module) and importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check_loadable(name: str) -> str:
+    """``name`` if :func:`load_encoder` can be expected to load it, checked without loading
+    anything: a registered kind, a ``hear:`` module that can be imported, a model folder,
+    or a Hub id (in the local cache when the Hub is offline); else a ValueError saying why.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"encoder name must be a non-empty string, got {name!r}")
+    kind = ENCODERS.get(name)
+    prefix, colon, argument = name.partition(":")
+    if kind is not None and not kind.prefix:
+        return name
+    if colon and ENCODERS.get(prefix) is not None and ENCODERS[prefix].prefix:
+        module = argument.partition(":")[0]
+        if prefix == "hear" and not _importable(module):
+            raise ValueError(f"encoder {name!r}: no module named {module!r} can be imported")
+        return name
+    if Path(name).is_dir():
+        if not (Path(name) / "config.json").is_file():
+            raise ValueError(f"encoder {name!r} is a folder without a config.json: not a "
+                             "saved model")
+        return name
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(
+            name, "config.json"), str):
+        raise ValueError(f"encoder {name!r} is neither a packaged encoder ("
+                         f"{', '.join(packaged_encoders())}) nor a model folder, and the Hub "
+                         "is offline (HF_HUB_OFFLINE=1) with no copy in the local cache")
+    return name
 
 
 def _logmel(folder, channel_format, options):
