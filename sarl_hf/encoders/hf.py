@@ -34,6 +34,7 @@ WAVEFORM_TYPES = ("wav2vec2", "wav2vec2-conformer", "hubert", "wavlm", "data2vec
 SPECTROGRAM_TYPES = ("audio-spectrogram-transformer", "whisper")
 CLAP_TYPES = ("clap", "clap_audio_model")
 POOLINGS = ("mean", "max", "mean+std", "first")
+DTYPES = ("float32", "float16", "bfloat16")
 WHISPER_SAMPLES_PER_FRAME = 320  # 10 ms hop, then stride 2 in the encoder, at 16 kHz
 
 
@@ -86,6 +87,9 @@ class TransformersEncoder(Encoder):
         See :class:`~sarl_hf.encoders.base.Encoder`.
     """
 
+    #: The waveform models' feature encoders span 400 samples at 16 kHz.
+    min_clip_s = 0.025
+
     def __init__(self, model_id: str, pooling: str = "mean", channel_policy: str = "downmix",
                  device: str = "cpu", dtype: str | None = None, batch_size: int = 16,
                  revision: str | None = None, trust_remote_code: bool = False,
@@ -93,6 +97,8 @@ class TransformersEncoder(Encoder):
         import torch
         from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
+        if dtype not in DTYPES + (None,):
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if batch_size < 1:
