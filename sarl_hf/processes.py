@@ -6,6 +6,8 @@
   :func:`~sarl_hf.files.atomic_write`) and ends.
 - A tool run with ``subprocess`` gets ``preexec_fn=dies_with_parent()``: on Linux the
   kernel kills it when the thread that started it dies.
+- :func:`run_tool` runs a tool so; :func:`memory_files` gives it files that live in memory
+  only, so nothing is left on disk however the run ends.
 - The command line turns ``SIGTERM`` into ``SystemExit`` (:func:`exit_on_sigterm`), so a
   terminated run unwinds: temporary files removed, locks released, workers stopped.
 """
@@ -16,13 +18,18 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
-__all__ = ["watch_parent", "dies_with_parent", "exit_on_sigterm"]
+__all__ = ["watch_parent", "dies_with_parent", "exit_on_sigterm", "run_tool", "tool_error",
+           "memory_files"]
 
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+KILL_SIGNAL = int(signal.SIGKILL)
 
 
 def _watch(parent_pid: int, stop, poll_s: float, grace_s: float) -> None:
@@ -48,9 +55,10 @@ def watch_parent(parent_pid: int, stop=None, poll_s: float = 0.2,
 
 
 def _parent_death_signal(parent_pid: int):
-    def set_signal() -> None:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0,
-                                                0)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+
+    def set_signal() -> None:  # runs in the child between fork and exec: no imports
+        prctl(PR_SET_PDEATHSIG, KILL_SIGNAL, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before the signal was set
             os._exit(1)
     return set_signal
@@ -77,3 +85,34 @@ def exit_on_sigterm():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_tool(command: list[str], pass_fds=()) -> subprocess.CompletedProcess:
+    """Run a tool (FluidSynth, espeak-ng) to the end, its output as bytes; the kernel
+    kills it if this process dies first (:func:`dies_with_parent`)."""
+    return subprocess.run(command, capture_output=True, check=False, pass_fds=pass_fds,
+                          preexec_fn=dies_with_parent())
+
+
+def tool_error(name: str, result: subprocess.CompletedProcess) -> RuntimeError:
+    """The error of a tool that failed, with what it printed."""
+    said = (result.stderr or result.stdout or b"").decode("utf-8", "replace").strip()
+    return RuntimeError(f"{name} failed ({result.returncode}): {said[:500]}")
+
+
+@contextlib.contextmanager
+def memory_files(*names: str):
+    """``(paths, fds)``: paths (``/dev/fd/N``) of in-memory files a tool given ``fds``
+    (``pass_fds``) can read and write, and which vanish with this process however it
+    ends: nothing on disk to leave behind. Where the platform has no ``memfd_create``,
+    files in a temporary folder instead (and no fds)."""
+    if not hasattr(os, "memfd_create"):
+        with tempfile.TemporaryDirectory(prefix="sarl_gm_") as folder:
+            yield tuple(str(Path(folder) / name) for name in names), ()
+        return
+    fds = [os.memfd_create(name) for name in names]
+    try:
+        yield tuple(f"/dev/fd/{fd}" for fd in fds), tuple(fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
