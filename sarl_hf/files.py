@@ -80,6 +80,8 @@ def read_json(path, what: str, kind=dict):
                           path) from None
     except json.JSONDecodeError as error:
         raise CorruptFile(f"{path} is not {what}: not valid JSON ({error})", path) from None
+    except RecursionError:
+        raise CorruptFile(f"{path} is not {what}: its JSON is nested too deeply", path) from None
     if not isinstance(value, kind):
         raise CorruptFile(f"{path} is not {what}: it holds a JSON {type(value).__name__}, "
                           f"not a {kind.__name__}", path)
