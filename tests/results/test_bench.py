@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+import pytest
+from conftest import hold_lock, run_cli
 
 from sarl_hf.encoders import load_encoder
 from sarl_hf.probing.tasks import TASK_NAMES
@@ -49,6 +50,33 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     assert json.loads((out / "results.json").read_text()) == results  # same seed, same numbers
     again = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
     assert again == parts  # embeddings were reused, not recomputed
+    code, stdout, _ = run_cli(["verify", str(out)])
+    assert code == 0 and "sarl bench output" in stdout
+
+    part = sorted((out / "embeddings").rglob("stereo/test/*.parquet"))[0]
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    part.write_bytes(bytes(data))
+    stored = sorted((out / "embeddings").rglob("stereo/probe-*.json"))[0]
+    stored.write_text("")
+    with pytest.warns(UserWarning) as warned:
+        code, _, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
+    assert code == 0, stderr
+    said = " ".join(str(w.message) for w in warned)
+    assert f"{part} is missing or does not match its checksum" in said
+    assert f"{stored} is not stored probe results" in said
+    assert json.loads((out / "results.json").read_text()) == results  # the same numbers
+
+
+def test_bench_refuses_a_folder_in_use(tmp_path):
+    holder = hold_lock(tmp_path)
+    try:
+        code, _, stderr = run_cli(["bench", "--out", str(tmp_path)] + ARGS)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and f"in use by PID {holder.pid}" in stderr
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_bench_refuses_a_single_sensitivity_anchor(tmp_path):
