@@ -38,6 +38,14 @@ HINTS = {
 FLAGS = {"channel_format": "--format"}
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors take one line: what is wrong, and where help is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} "
+                     "--help)\n")
+
+
 def _formats(text: str) -> list[str]:
     try:
         return list(check_formats(f.strip() for f in text.split(",") if f.strip()))
@@ -51,7 +59,7 @@ def _names(text: str) -> list[str]:
 
 def _scene_options(formats: list[str]) -> argparse.ArgumentParser:
     """The parent parser of the options every scene-making command shares."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     parent.add_argument("--formats", type=_formats, default=formats,
                         help=f"comma-separated channel formats from {','.join(format_names())}"
                         f" (default {','.join(formats)})")
@@ -298,8 +306,8 @@ def _run_verify(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sarl", description="SARL: spatial information in "
-                                     "audio representations")
+    parser = _Parser(prog="sarl", description="SARL: spatial information in audio "
+                     "representations")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_generate(sub)

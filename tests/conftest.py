@@ -50,7 +50,10 @@ def run_cli(argv) -> tuple[int, str, str]:
     """``sarl_hf.cli.main(argv)`` in this process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
+        try:
+            code = cli.main(argv)
+        except SystemExit as stop:  # argparse refusing an argument
+            code = stop.code
     return code, out.getvalue(), err.getvalue()
 
 
