@@ -72,6 +72,12 @@ def _relative(folder: Path, path: Path) -> str:
     return path.relative_to(folder).as_posix()
 
 
+def _data_files(folder: Path) -> list[Path]:
+    """Every file under ``data/`` but the temporary ones of an interrupted write."""
+    return sorted(p for p in (folder / "data").rglob("*")
+                  if p.is_file() and not p.name.endswith(PARTIAL_SUFFIX))
+
+
 def foreign_files(out, plan_digest: str, jobs: list[ShardJob]) -> tuple[list, list]:
     """The files of a corpus folder that the plan with ``plan_digest`` did not write.
 
@@ -86,9 +92,9 @@ def foreign_files(out, plan_digest: str, jobs: list[ShardJob]) -> tuple[list, li
     """
     out = Path(out)
     by_path = {job.path: job for job in jobs}
-    records = {job.record_path for job in jobs}
+    records = {job.record_path: job for job in jobs}
     foreign, outdated = [], []
-    for path in sorted(p for p in (out / "data").rglob("*") if p.is_file()):
+    for path in _data_files(out):
         name = _relative(out, path)
         job = by_path.get(name)
         if job is None:
@@ -99,9 +105,11 @@ def foreign_files(out, plan_digest: str, jobs: list[ShardJob]) -> tuple[list, li
          ).append(name)
     for path in sorted((out / ".sarl" / "shards").rglob("*.json")):
         name = _relative(out, path)
-        if name not in records:
+        job = records.get(name)
+        record = read_record(out, job) if job is not None else None
+        if job is None or (record or {}).get("plan_digest", plan_digest) != plan_digest:
             foreign.append(name)
-    return foreign, outdated
+    return sorted(foreign), outdated
 
 
 def _shard_verdict(out: Path, job: ShardJob, plan_digest: str) -> str:
@@ -135,7 +143,7 @@ def _manifest_problems(folder: Path, manifest: dict) -> list[str]:
         elif record.get("plan_digest", digest) != digest or file_plan_digest(path) != digest:
             problems.append(f"{record['path']}: not written by this corpus's plan "
                             f"({digest})")
-    for path in sorted(p for p in (folder / "data").rglob("*") if p.is_file()):
+    for path in _data_files(folder):
         if _relative(folder, path) not in listed:
             problems.append(f"{_relative(folder, path)}: not in {MANIFEST} (a file this "
                             "corpus did not write)")
