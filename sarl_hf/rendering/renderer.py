@@ -183,10 +183,11 @@ class Renderer:
                 raise ValueError(f"sources[{i}].clip_id: {source.clip_id!r} is not a clip of "
                                  f"class {source.class_name!r} in the {bank.name!r} bank")
 
-    def _check_memory(self, spec: SceneSpec, num_samples: int) -> None:
+    def check_memory(self, spec: SceneSpec) -> None:
+        """Refuse, by arithmetic, a scene whose rendering would not fit in free memory."""
         taps = max(response_length(spec, i) for i in range(len(spec.sources)))
-        needed = render_memory(self.format(spec.channel_format).num_channels, num_samples,
-                               taps)
+        needed = render_memory(self.format(spec.channel_format).num_channels,
+                               int(round(spec.duration_s * spec.sample_rate)), taps)
         if needed > CHECKED_RENDER_BYTES:
             check_memory(f"a scene of {spec.duration_s:g} s at {spec.sample_rate} Hz in "
                          f"{spec.channel_format}", needed,
@@ -216,7 +217,7 @@ class Renderer:
         self._check_sources(spec)
         fs = spec.sample_rate
         num_samples = int(round(spec.duration_s * fs))
-        self._check_memory(spec, num_samples)
+        self.check_memory(spec)
         extra = [] if spec.channel_format == "mono" else ["mono"]
         responses, dry, omni = [], [], None
         for i, source in enumerate(spec.sources):
