@@ -61,8 +61,11 @@ def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
     """
     path = out / ".sarl" / "plan.json"
     if path.exists():
-        if read_json(path, "a corpus plan") != plan.to_dict():
-            raise CorpusMismatch(f"{out} holds a corpus made with other parameters ({path})")
+        stored, wanted = read_json(path, "a corpus plan"), plan.to_dict()
+        if stored != wanted:
+            fields = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise CorpusMismatch(f"{out} holds a corpus made with other parameters ({path} "
+                                 f"differs in {', '.join(fields)})")
         if not resume:
             raise ResumeRequired(f"{out} already holds (part of) this corpus; resume to "
                                  "finish or check it")
