@@ -36,8 +36,9 @@ from .selection import best_by_validation
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made
-# the first-layer tie rule alphabetical), so version-1 files are not reused.
-CACHE_FORMAT = 2
+# the first-layer tie rule alphabetical), so version-1 files are not reused. 3: the results
+# stored with their sha256, checked when read.
+CACHE_FORMAT = 3
 #: Fewest scenes whose 60/20/20 splits each hold MIN_SPLIT_ROWS rows.
 PROBE_MIN_SCENES = 8
 
@@ -49,20 +50,33 @@ def _labels(table) -> dict:
 
 
 def _cached(path: Path, compute):
-    """The JSON at ``path``, or ``compute()`` stored there atomically; a stored file that
-    is not a JSON object is reported with a warning and computed again.
+    """The results stored at ``path``, or ``compute()`` stored there atomically with the
+    sha256 of its canonical JSON; a stored file that is not such a record, or whose results
+    do not match their checksum (a changed digit is valid JSON), is reported with a warning
+    and computed again.
 
     Keys keep their order (layers in model order, tasks in the design's order): the
     report and the "first layer wins a tie" rule read them in that order.
     """
     if path.exists():
         try:
-            return read_json(path, "stored probe results")
+            return _stored_results(path)
         except CorruptFile as error:
             warnings.warn(f"{error}; computing the results again")
-    text = json.dumps(compute(), default=_json_default)
-    atomic_write(path, text)
-    return json.loads(text)
+    value = json.loads(json.dumps(compute(), default=_json_default))
+    atomic_write(path, json.dumps({"results": value, "sha256": json_digest(value, 64)}))
+    return value
+
+
+def _stored_results(path: Path):
+    stored = read_json(path, "stored probe results")
+    if set(stored) != {"results", "sha256"}:
+        raise CorruptFile(f"{path} is not stored probe results: it needs the keys results "
+                          f"and sha256, got {sorted(stored)[:5]}", path)
+    if json_digest(stored["results"], 64) != stored["sha256"]:
+        raise CorruptFile(f"{path} does not match its sha256: the file changed after it "
+                          "was written", path)
+    return stored["results"]
 
 
 def _settings_key(folder, key: str, splits=SPLITS, **settings) -> str:

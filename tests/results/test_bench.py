@@ -57,14 +57,19 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     data = bytearray(part.read_bytes())
     data[len(data) // 2] ^= 0x01  # one flipped bit
     part.write_bytes(bytes(data))
-    stored = sorted((out / "embeddings").rglob("stereo/probe-*.json"))[0]
-    stored.write_text("")
+    stored = sorted((out / "embeddings").rglob("stereo/probe-*.json"))
+    stored[0].write_text("")
+    text = bytearray(stored[1].read_bytes())
+    digit = next(i for i in range(text.index(b"accuracy"), len(text)) if 49 <= text[i] <= 57)
+    text[digit] ^= 0x01  # one flipped bit: still valid JSON, another number
+    stored[1].write_bytes(bytes(text))
     with pytest.warns(UserWarning) as warned:
         code, _, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
     assert code == 0, stderr
     said = " ".join(str(w.message) for w in warned)
     assert f"{part} is missing or does not match its checksum" in said
-    assert f"{stored} is not stored probe results" in said
+    assert f"{stored[0]} is not stored probe results" in said
+    assert f"{stored[1]} does not match its sha256" in said
     assert json.loads((out / "results.json").read_text()) == results  # the same numbers
 
 
