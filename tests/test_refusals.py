@@ -169,7 +169,8 @@ LIBRARY = [
     (_embed(np.ones((1, 1), np.float32)), r"audio\[0\] must be .* at least 160 samples \(0.01 "
                                           r"s at 16000 Hz\), got shape \(1, 1\)"),
     (lambda: _ZeroRate().embed(np.ones((1, 1600)), 16000),
-     r"zero-rate: the model's sample_rate \(Hz\) must be an integer in \[8000, 192000\], got 0"),
+     r"zero-rate: the model's sample_rate \(Hz\) must be an integer in \[8000, 192000\], "
+     r"got 0"),
     (lambda: SceneSpec.from_dict({}), r"spec: missing field\(s\) \['room', 'listener', "
                                       r"'sources'\]"),
     (lambda: SceneSpec.from_dict({**make_scene().to_dict(), "room": "big"}),

@@ -63,7 +63,8 @@ def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
     if path.exists():
         stored, wanted = read_json(path, "a corpus plan"), plan.to_dict()
         if stored != wanted:
-            fields = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            fields = sorted(k for k in set(stored) | set(wanted)
+                            if stored.get(k) != wanted.get(k))
             raise CorpusMismatch(f"{out} holds a corpus made with other parameters ({path} "
                                  f"differs in {', '.join(fields)})")
         if not resume:
