@@ -17,7 +17,9 @@ from .corpus.plan import CorpusPlan
 from .corpus.summary import corpus_summary, format_summary, summarise
 from .corpus.wav_folder import render_wav_folder
 from .encoders.registry import encoder_names
-from .errors import ArgumentRequired, CorpusMismatch, IncompleteCorpus, ResumeRequired
+from .errors import (ArgumentRequired, CorpusMismatch, CorruptFile, FolderInUse, ForeignFiles,
+                     IncompleteCorpus, ResumeRequired)
+from .processes import exit_on_sigterm
 from .rendering.renderer import MODES
 from .scene.factors import FactorConfig
 from .sources import bank_from_name, bank_names
@@ -25,13 +27,23 @@ from .splits import SPLITS
 
 #: How the command line fixes a named library error, per subcommand (None: any).
 HINTS = {
+    (ForeignFiles, None): "or use another --out",
     (CorpusMismatch, "report"): "pass --other-corpora to put them in one report anyway",
     (CorpusMismatch, None): "use another --out or remove it",
     (ResumeRequired, None): "pass --resume to finish or check it",
     (IncompleteCorpus, None): "run `sarl generate ... --resume` to finish it",
+    (CorruptFile, None): "`sarl verify PATH` lists every problem of a folder",
 }
 #: The flag of a library argument an :class:`~sarl_hf.errors.ArgumentRequired` names.
 FLAGS = {"channel_format": "--format", "trust_remote_code": "--trust-remote-code"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors take one line: what is wrong, and where help is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} "
+                     "--help)\n")
 
 
 def _formats(text: str) -> list[str]:
@@ -47,7 +59,7 @@ def _names(text: str) -> list[str]:
 
 def _scene_options(formats: list[str]) -> argparse.ArgumentParser:
     """The parent parser of the options every scene-making command shares."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     parent.add_argument("--formats", type=_formats, default=formats,
                         help=f"comma-separated channel formats from {','.join(format_names())}"
                         f" (default {','.join(formats)})")
@@ -158,8 +170,9 @@ def _add_embed(sub):
     p.add_argument("--config", required=True, help="config to embed, e.g. stereo")
     p.add_argument("--encoder", required=True, help=", ".join(encoder_names()))
     p.add_argument("--cache", default="out/embeddings", help="cache root")
-    p.add_argument("--splits", type=_names, default=list(SPLITS),
-                   help="comma-separated splits")
+    p.add_argument("--splits", type=_names, default=None,
+                   help=f"comma-separated splits from {','.join(SPLITS)} (default: every "
+                   "split the config has)")
     p.add_argument("--format", default=None, dest="channel_format",
                    help="for multisource and sensitivity: the channel format to embed")
     p.add_argument("--channel-policy", default=None,
@@ -272,21 +285,47 @@ def _run_report(args) -> int:
     return 0
 
 
+def _add_verify(sub):
+    p = sub.add_parser("verify", help="check a corpus or an embeddings cache against its "
+                       "checksums", description="Check a corpus folder (every data file "
+                       "against manifest.json, the plan each carries, files nothing wrote, "
+                       "an unfinished folder), an embeddings cache or cache root (every part "
+                       "against its _SUCCESS.json), or a sarl bench output folder (both), "
+                       "and list what is wrong. datasets.load_dataset checks none of this. "
+                       "Exit status 0: intact; 1: problems found.")
+    p.add_argument("path", help="corpus folder, embeddings cache or sarl bench --out folder")
+    p.set_defaults(func=_run_verify)
+
+
+def _run_verify(args) -> int:
+    from .embeddings.verify import verify_folder
+
+    kind, problems = verify_folder(args.path)
+    for line in problems:
+        print(f"  {line}")
+    state = f"{len(problems)} problem(s)" if problems else "intact: every file matches its " \
+        "record"
+    print(f"sarl verify: {args.path} ({kind}): {state}")
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sarl", description="SARL: spatial information in "
-                                     "audio representations")
+    parser = _Parser(prog="sarl", description="SARL: spatial information in audio "
+                     "representations")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_generate(sub)
     _add_embed(sub)
     _add_bench(sub)
     _add_report(sub)
+    _add_verify(sub)
     return parser
 
 
 def error_message(err: Exception, command: str) -> str:
-    """``err``'s message with the command line's fix for it, where it has one."""
-    message = str(err)
+    """``err``'s message, on one line, with the command line's fix for it where it has
+    one."""
+    message = " ".join(str(err).split())
     for (kind, where), hint in HINTS.items():
         if isinstance(err, kind) and where in (command, None):
             return f"{message}; {hint}"
@@ -299,8 +338,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+        with exit_on_sigterm():  # a terminated run unwinds: partial files, locks, workers
+            return args.func(args)
+    except (ValueError, FileNotFoundError, ImportError, FolderInUse) as err:
         print(f"sarl {args.command}: error: {error_message(err, args.command)}", file=sys.stderr)
         return 2
 

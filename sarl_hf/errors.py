@@ -4,7 +4,8 @@ wrong in the library's terms; the command line adds how to fix it with its flags
 
 from __future__ import annotations
 
-__all__ = ["CorpusMismatch", "ResumeRequired", "IncompleteCorpus", "ArgumentRequired"]
+__all__ = ["CorpusMismatch", "ResumeRequired", "IncompleteCorpus", "ArgumentRequired",
+           "ForeignFiles", "CorruptFile", "FolderInUse"]
 
 
 class CorpusMismatch(ValueError):
@@ -26,3 +27,25 @@ class ArgumentRequired(ValueError):
     def __init__(self, message: str, argument: str):
         super().__init__(message)
         self.argument = argument
+
+
+class ForeignFiles(CorpusMismatch):
+    """A folder holds files this corpus's plan did not write (shards of another plan, files
+    dropped in); ``paths`` lists them."""
+
+    def __init__(self, message: str, paths: list):
+        super().__init__(message)
+        self.paths = list(paths)
+
+
+class CorruptFile(ValueError):
+    """A file does not match what the stage that wrote it recorded (its checksum, or it is
+    not readable at all); ``path`` names it."""
+
+    def __init__(self, message: str, path):
+        super().__init__(message)
+        self.path = path
+
+
+class FolderInUse(RuntimeError):
+    """Another process holds the lock of an output folder."""

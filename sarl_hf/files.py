@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_write", "write_json", "remove_partial_files",
-           "sha256_file", "files_digest", "json_digest", "wav_bytes"]
+from .errors import CorruptFile
+
+__all__ = ["PARTIAL_SUFFIX", "atomic_write", "write_json", "read_json", "remove_partial_files",
+           "sha256_file", "check_sha256", "read_verified", "files_digest", "json_digest",
+           "wav_bytes"]
 
 #: Suffix of the temporary files :func:`atomic_write` renames into place.
 PARTIAL_SUFFIX = ".part"
@@ -67,6 +70,24 @@ def write_json(path, value, *, sort_keys: bool = True, indent: int | None = 1,
     atomic_write(path, json.dumps(value, sort_keys=sort_keys, indent=indent, default=default))
 
 
+def read_json(path, what: str, kind=dict):
+    """The JSON value of ``path``, which must be a ``kind`` (dict by default); else a
+    CorruptFile naming the file, ``what`` it should be and what is wrong with it."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise CorruptFile(f"{path} is not {what}: not UTF-8 text ({error.reason})",
+                          path) from None
+    except json.JSONDecodeError as error:
+        raise CorruptFile(f"{path} is not {what}: not valid JSON ({error})", path) from None
+    except RecursionError:
+        raise CorruptFile(f"{path} is not {what}: its JSON is nested too deeply", path) from None
+    if not isinstance(value, kind):
+        raise CorruptFile(f"{path} is not {what}: it holds a JSON {type(value).__name__}, "
+                          f"not a {kind.__name__}", path)
+    return value
+
+
 def remove_partial_files(folder) -> list[Path]:
     """Delete the temporary files an interrupted :func:`atomic_write` left below ``folder``."""
     found = sorted(Path(folder).glob(f"**/.*{PARTIAL_SUFFIX}"))
@@ -82,6 +103,26 @@ def sha256_file(path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_sha256(path, found: str, expected, record: str) -> None:
+    """CorruptFile naming ``path`` unless its sha256 ``found`` is the ``expected`` one that
+    ``record`` (the file that lists it) holds."""
+    if found != expected:
+        raise CorruptFile(f"{path} does not match its sha256 in {record} (found "
+                          f"{found[:12]}…, recorded {str(expected)[:12]}…): the file changed "
+                          "after it was written", path)
+
+
+def read_verified(path, expected: str, record: str) -> bytes:
+    """The bytes of ``path``, hashed as they are read, if their sha256 is ``expected``
+    (see :func:`check_sha256`); a missing file is a CorruptFile too."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CorruptFile(f"{path} is listed in {record} but missing", path) from None
+    check_sha256(path, hashlib.sha256(data).hexdigest(), expected, record)
+    return data
 
 
 def files_digest(paths, root, file_hash=sha256_file) -> str:

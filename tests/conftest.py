@@ -4,7 +4,9 @@ hand-made scenes, the command line run in-process, and markers for system packag
 import contextlib
 import io
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,8 +151,59 @@ def run_cli(argv) -> tuple[int, str, str]:
     """``sarl_hf.cli.main(argv)`` in this process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(argv)
+        try:
+            code = cli.main(argv)
+        except SystemExit as stop:  # argparse refusing an argument
+            code = stop.code
     return code, out.getvalue(), err.getvalue()
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below ``pid`` (children, their children, ...)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1]
+                                               .split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return [p for p in found if alive(p)]
+
+
+def still_alive_after(pids, seconds: float) -> list[int]:
+    """The processes of ``pids`` still running after waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+HOLD_LOCK = ("import sys, time\nfrom sarl_hf.locks import folder_lock\n"
+             "with folder_lock(sys.argv[1], 'a test holder'):\n    print('held', flush=True)\n"
+             "    time.sleep(120)\n")
+
+
+def hold_lock(folder) -> subprocess.Popen:
+    """A process that holds ``folder``'s lock until it is killed."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
 
 
 def _has_sofa() -> bool:

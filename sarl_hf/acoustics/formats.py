@@ -224,12 +224,19 @@ def check_format(name: str) -> str:
 
 
 def check_formats(formats) -> tuple[str, ...]:
-    """A non-empty sequence of registered formats as a tuple, else a ValueError naming the
-    unknown ones."""
+    """A non-empty sequence of distinct registered formats as a tuple, else a ValueError
+    naming the unknown or repeated ones."""
+    if isinstance(formats, str):
+        raise ValueError(f"formats must be a sequence of format names, got the string "
+                         f"{formats!r}; choose from {format_names()}")
     formats = tuple(formats)
     unknown = [f for f in formats if f not in CHANNEL_FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats: unknown {unknown}; choose from {format_names()}")
+    repeated = sorted({f for f in formats if formats.count(f) > 1})
+    if repeated:
+        raise ValueError(f"formats: {', '.join(repeated)} given more than once in "
+                         f"{list(formats)}; give each format once")
     return formats
 
 

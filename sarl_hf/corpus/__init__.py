@@ -19,10 +19,12 @@ from .plan import CorpusPlan, config_names, config_specs, split_sizes
 from .schema import EXACT_COLUMNS, audio_array, corpus_features, scene_example
 from .streaming import stream
 from .summary import corpus_summary
-from .upload import publish, verify_corpus
+from .integrity import corpus_problems, open_shard, read_manifest, verify_corpus
+from .upload import publish
 from .wav_folder import render_wav_folder
 
 __all__ = ["CorpusPlan", "config_names", "config_specs", "split_sizes", "generate",
            "GenerateReport", "stream", "corpus_features", "EXACT_COLUMNS", "audio_array",
            "scene_example", "dataset_card", "caption", "corpus_summary", "publish",
-           "verify_corpus", "render_wav_folder"]
+           "verify_corpus", "corpus_problems", "read_manifest", "open_shard",
+           "render_wav_folder"]

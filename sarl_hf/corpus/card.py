@@ -14,6 +14,8 @@ from ..splits import SPLITS
 from .schema import EXACT_COLUMNS, corpus_features
 
 LICENSE = "cc-by-4.0"
+#: What the card of an unfinished corpus says; ``sarl verify`` looks for it.
+INCOMPLETE_MARK = "THIS CORPUS IS NOT FINISHED"
 FORMAT_NOTES = {
     "mono": "1 channel: an omnidirectional capsule at the listener",
     "stereo": "2 channels (left, right): spaced omni pair, 0.2 m apart",
@@ -182,4 +184,29 @@ MIT Media Lab), distributed with libmysofa.
 ```bibtex
 {CITATION}
 ```
+"""
+
+
+def incomplete_card(plan, done: int, total: int) -> str:
+    """The card of a corpus whose generation is not finished: ``load_dataset`` finds no
+    data through it (its only config points at no file), so a partial folder never loads
+    as if it were the corpus."""
+    return f"""---
+configs:
+- config_name: unfinished
+  data_files:
+  - split: train
+    path: "{INCOMPLETE_MARK.replace(' ', '-')}/*.parquet"
+---
+
+# SARL spatial scenes: {INCOMPLETE_MARK}
+
+{done} of {total} shards are written. This folder is not a dataset yet:
+`datasets.load_dataset` reads nothing from it, on purpose, since a part of the corpus is
+not balanced and lacks splits. Finish it with the same parameters (`sarl generate ...
+--resume`; for slices made on several machines, gather every slice's folder here first);
+the card and `manifest.json` are written when every shard is there. `sarl verify` says
+what is missing.
+
+Plan digest `{plan.digest()}`; the parameters are in `.sarl/plan.json`.
 """

@@ -17,12 +17,15 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from ..acoustics.formats import FORMATS, check_formats, format_names
+from ..checks import check_integer
+from ..files import json_digest
 from ..rendering.renderer import MODES
 from ..scene.balanced import design
 from ..scene.factors import FactorConfig
 from ..scene.spec import SceneSpec
 from ..scene.variants import sensitivity_design
 from ..sources import SourceBank, as_bank
+from ..sources.base import check_duration, check_sample_rate, check_seed
 from ..splits import SPLITS
 
 SPECIAL_CONFIGS = ("multisource", "sensitivity")
@@ -111,9 +114,11 @@ def _without_last_source(spec: SceneSpec) -> SceneSpec:
     return replace(spec, sources=spec.sources[:-1])
 
 
-def _check_count(name: str, value) -> None:
-    if int(value) != value or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+#: Fewest scenes of a corpus: every split (60/20/20) then holds one.
+MIN_SCENES = 3
+PLAN_FIELDS = ("scenes", "formats", "seed", "sample_rate", "duration_s",
+               "multisource_scenes", "sensitivity_anchors", "scenes_per_shard", "mode",
+               "bank", "factors", "sofa_path")
 
 
 @dataclass
@@ -163,23 +168,44 @@ class CorpusPlan:
 
     def __post_init__(self):
         self.formats = check_formats(self.formats)
-        _check_count("scenes", self.scenes)
+        self.scenes = check_integer("scenes", self.scenes, MIN_SCENES)
         if self.multisource_scenes is None:
             self.multisource_scenes = self.scenes // 4
         if self.sensitivity_anchors is None:
             self.sensitivity_anchors = max(1, self.scenes // 100)
-        _check_count("multisource_scenes", self.multisource_scenes)
-        _check_count("sensitivity_anchors", self.sensitivity_anchors)
-        if self.scenes_per_shard < 1:
-            raise ValueError(f"scenes_per_shard must be >= 1, got {self.scenes_per_shard}")
+        self.multisource_scenes = check_integer("multisource_scenes", self.multisource_scenes,
+                                                0)
+        self.sensitivity_anchors = check_integer("sensitivity_anchors",
+                                                 self.sensitivity_anchors, 0)
+        self.scenes_per_shard = check_integer("scenes_per_shard", self.scenes_per_shard, 1)
+        self.seed = check_seed(self.seed)
+        self.sample_rate = check_sample_rate(self.sample_rate)
+        self.duration_s = check_duration(self.duration_s)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not isinstance(self.bank, dict):
+            raise ValueError(f"bank must be a SourceBank.to_dict() dict, got {self.bank!r}")
+        FactorConfig.from_dict(self.factors)  # a ValueError names the bad field
+        if self.sofa_path is not None and not isinstance(self.sofa_path, str):
+            raise ValueError(f"sofa_path must be a path (str) or None, got {self.sofa_path!r}")
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))  # as it reads back: lists, not tuples
 
+    def digest(self) -> str:
+        """A digest of :meth:`to_dict`: every shard record and data file carries it."""
+        return json_digest(self.to_dict())
+
     @classmethod
     def from_dict(cls, d: dict) -> "CorpusPlan":
+        """The plan a :meth:`to_dict` dict describes; an unknown field or a bad value is a
+        ValueError naming it."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a corpus plan must be a dict of {PLAN_FIELDS}, got "
+                             f"{type(d).__name__}")
+        unknown = sorted(set(d) - set(PLAN_FIELDS))
+        if unknown:
+            raise ValueError(f"plan: unknown field(s) {unknown}; a plan has {PLAN_FIELDS}")
         return cls(**d)
 
     def split_size(self, config: str, split: str) -> int:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..files import atomic_write, sha256_file, write_json
+from ..errors import CorruptFile
+from ..files import atomic_write, read_json, sha256_file, write_json
 from ..rendering.renderer import Renderer
 from ..scene.factors import FactorConfig
 from ..scene.spec import SceneSpec
@@ -72,10 +73,32 @@ def shard_jobs(plan: CorpusPlan, bank: SourceBank) -> tuple[list[ShardJob], dict
     return jobs, specs
 
 
-def write_shard(path: Path, specs: list[SceneSpec], renderer: Renderer, features,
-                on_scene=lambda: None) -> None:
-    """Render ``specs`` into one parquet file, a row group at a time (flat memory)."""
+#: Key of the parquet metadata that names the plan a data file belongs to.
+PLAN_METADATA_KEY = b"sarl_hf"
+
+
+def shard_schema(features, plan_digest: str):
+    """The Arrow schema of a data file: the features' (with ``datasets``' own metadata)
+    and the digest of the plan that wrote it."""
     schema = features.arrow_schema
+    tag = json.dumps({"plan_digest": plan_digest}, sort_keys=True).encode()
+    return schema.with_metadata({**(schema.metadata or {}), PLAN_METADATA_KEY: tag})
+
+
+def file_plan_digest(path) -> str | None:
+    """The plan digest a data file carries (its parquet metadata), or None when it carries
+    none or is not a readable parquet file."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        return json.loads(metadata[PLAN_METADATA_KEY])["plan_digest"]
+    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException):
+        return None
+
+
+def write_shard(path: Path, specs: list[SceneSpec], renderer: Renderer, features,
+                on_scene=lambda: None, plan_digest: str = "") -> None:
+    """Render ``specs`` into one parquet file, a row group at a time (flat memory)."""
+    schema = shard_schema(features, plan_digest)
 
     def write(tmp):
         with pq.ParquetWriter(tmp, schema) as writer:
@@ -91,11 +114,11 @@ def write_shard(path: Path, specs: list[SceneSpec], renderer: Renderer, features
     atomic_write(path, write)
 
 
-def _shard_record(out: Path, job: ShardJob) -> dict:
+def _shard_record(out: Path, job: ShardJob, plan_digest: str) -> dict:
     path = out / job.path
     return {"path": job.path, "config": job.config, "split": job.split,
             "num_rows": job.stop - job.start, "num_bytes": path.stat().st_size,
-            "sha256": sha256_file(path)}
+            "sha256": sha256_file(path), "plan_digest": plan_digest}
 
 
 def run_job(out: str, plan_dict: dict, bank: SourceBank, job: ShardJob, spec_dicts: list,
@@ -112,28 +135,41 @@ def run_job(out: str, plan_dict: dict, bank: SourceBank, job: ShardJob, spec_dic
     features = corpus_features(FactorConfig.from_dict(plan.factors), bank.classes,
                                plan.sample_rate)
     specs = [SceneSpec.from_dict(d) for d in spec_dicts]
-    write_shard(Path(out) / job.path, specs, renderer, features, on_scene)
-    record = _shard_record(Path(out), job)
+    write_shard(Path(out) / job.path, specs, renderer, features, on_scene, plan.digest())
+    record = _shard_record(Path(out), job, plan.digest())
     write_json(Path(out) / job.record_path, record)
     return record
 
 
+RECORD_KEYS = ("path", "config", "split", "num_rows", "num_bytes", "sha256", "plan_digest")
+
+
 def read_record(out: Path, job: ShardJob):
+    """The record of a finished shard, or None when there is none; a damaged record is
+    reported with a warning and counts as none (the shard is rebuilt)."""
     path = out / job.record_path
-    try:
-        return json.loads(path.read_text()) if path.exists() else None
-    except json.JSONDecodeError:
+    if not path.exists():
         return None
+    try:
+        record = read_json(path, "a shard record")
+    except CorruptFile as error:
+        warnings.warn(f"{error}; rebuilding {job.path}")
+        return None
+    if set(RECORD_KEYS) - {"plan_digest"} - set(record) or record["path"] != job.path:
+        warnings.warn(f"{path} is not the record of {job.path}; rebuilding it")
+        return None
+    return record
 
 
-def job_is_done(out: Path, job: ShardJob, verify: bool = True) -> bool:
-    """Whether a shard is complete: its record exists and (``verify``) its checksum holds.
+def job_is_done(out: Path, job: ShardJob, plan_digest: str, verify: bool = True) -> bool:
+    """Whether a shard is complete: its record exists, names the plan with ``plan_digest``
+    and (``verify``) its checksum holds.
 
     A shard whose file is missing or whose checksum differs from its record is reported
     with a warning and counts as not done, so it is rebuilt.
     """
     record = read_record(out, job)
-    if record is None:
+    if record is None or record.get("plan_digest") != plan_digest:
         return False
     path = out / job.path
     if not path.exists():

@@ -63,6 +63,7 @@ def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 
         raise ValueError(f"n must be >= 1, got {n}")
     if num_shards < 1:
         raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+    Renderer(bank=bank, mode=mode, sofa_path=sofa_path).check_memory(specs[0])  # up front
     features = corpus_features(factors, bank.classes, sample_rate)
     dicts = [spec.to_dict() for spec in specs]
     size = -(-len(dicts) // min(num_shards, len(dicts)))

@@ -2,39 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..errors import IncompleteCorpus
-from ..files import sha256_file
+from .integrity import verify_corpus
 
 #: What goes to the Hub: the card, the manifest and the data files (not ``.sarl/``).
 PUBLISHED_PATTERNS = ("README.md", "manifest.json", "data/*/*.parquet")
-
-
-def verify_corpus(folder) -> list[dict]:
-    """Check that ``folder`` is a complete corpus whose files match ``manifest.json``.
-
-    Returns the manifest's file records; raises ``ValueError`` naming what is missing,
-    corrupt or unlisted.
-    """
-    folder = Path(folder)
-    for name in ("README.md", "manifest.json"):
-        if not (folder / name).is_file():
-            raise IncompleteCorpus(f"{folder} has no {name}: not a finished corpus")
-    records = json.loads((folder / "manifest.json").read_text())["files"]
-    listed = {r["path"] for r in records}
-    for record in records:
-        path = folder / record["path"]
-        if not path.is_file():
-            raise ValueError(f"{record['path']} is listed in manifest.json but missing")
-        if sha256_file(path) != record["sha256"]:
-            raise ValueError(f"{record['path']} does not match its checksum in manifest.json")
-    extra = sorted(str(p.relative_to(folder)) for p in folder.glob("data/*/*.parquet")
-                   if str(p.relative_to(folder)) not in listed)
-    if extra:
-        raise ValueError(f"data files not in manifest.json: {extra[:5]}")
-    return records
 
 
 def files_to_publish(folder) -> list[tuple[str, int]]:

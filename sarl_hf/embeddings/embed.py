@@ -2,11 +2,15 @@
 
 Work is split by corpus shard over the processes of an ``accelerate launch`` (shard ``j``
 goes to process ``j % num_processes``); every shard is embedded in the same batches
-whatever the number of processes, so the result equals a single-process run.
+whatever the number of processes, so the result equals a single-process run. Every shard
+is hashed as it is read and must match the corpus's manifest; the cache folder is locked
+by the run's main process, which first removes what an interrupted run left (temporary
+files) and re-embeds what is damaged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,18 +20,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from ..corpus.integrity import manifest_records, open_shard, read_manifest
 from ..corpus.schema import audio_array
-from ..files import atomic_write, write_json
+from ..files import atomic_write, remove_partial_files, write_json
+from ..locks import folder_lock
 from ..splits import SPLITS
-from .cache import LAYER_PREFIX, SUCCESS, cache_dir, cache_key, corpus_shards, mark_complete
+from .cache import (LAYER_PREFIX, SUCCESS, cache_dir, cache_key, mark_complete, part_name,
+                    split_is_complete)
 
 
-def _embed_shard(encoder, shard: Path, out: Path, batch_size: int, channel_format: str,
-                 on_rows) -> None:
+def _embed_shard(encoder, parquet: pq.ParquetFile, out: Path, batch_size: int,
+                 channel_format: str, on_rows) -> None:
     """Embed the rows of one format of one corpus shard into one part file, in batches."""
-    parquet = pq.ParquetFile(shard)
     label_names = [n for n in parquet.schema_arrow.names if n != "audio"]
-    rate = _sample_rate(shard)
+    rate = _sample_rate(parquet)
     tables = []
     for batch in parquet.iter_batches(batch_size=batch_size):
         batch = batch.filter(pc.equal(batch.column("channel_format"), channel_format))
@@ -48,8 +54,8 @@ def _embed_shard(encoder, shard: Path, out: Path, batch_size: int, channel_forma
     atomic_write(out, lambda tmp: pq.write_table(table, tmp))
 
 
-def _sample_rate(shard: Path) -> int:
-    features = json.loads(pq.read_schema(shard).metadata[b"huggingface"])["info"]["features"]
+def _sample_rate(parquet: pq.ParquetFile) -> int:
+    features = json.loads(parquet.schema_arrow.metadata[b"huggingface"])["info"]["features"]
     return int(features["audio"]["sampling_rate"])
 
 
@@ -62,7 +68,30 @@ class EmbedReport:
     embedded: list  # part files written by this process
 
 
-def embed_corpus(encoder, corpus, config: str, cache, splits=SPLITS, batch_size: int = 32,
+def check_request(manifest: dict, corpus, config: str, splits, channel_format) -> list:
+    """The splits to embed, after refusing what the corpus cannot give: a split name other
+    than the three, a split the config lacks (when asked for by name), a format the
+    corpus was not generated in."""
+    present = [s for s in SPLITS if manifest_records(manifest, config, s)]
+    formats = manifest["plan"]["formats"]
+    if channel_format not in formats:
+        raise ValueError(f"channel_format {channel_format!r} is not a format of {corpus}: it "
+                         f"was generated in {formats}")
+    if splits is None:
+        return present
+    if isinstance(splits, str) or not splits:
+        raise ValueError(f"splits must be a non-empty sequence of {SPLITS}, got {splits!r}")
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise ValueError(f"splits: {unknown} not among {SPLITS}")
+    absent = [s for s in splits if s not in present]
+    if absent:
+        raise ValueError(f"splits: config {config!r} of {corpus} has no {absent} split; it "
+                         f"has {present}")
+    return list(dict.fromkeys(splits))
+
+
+def embed_corpus(encoder, corpus, config: str, cache, splits=None, batch_size: int = 32,
                  progress: bool = True, process_index: int = 0, num_processes: int = 1,
                  barrier=lambda: None, channel_format: str | None = None) -> EmbedReport:
     """Embed every split of one config of a corpus folder into the cache (or find it).
@@ -75,8 +104,8 @@ def embed_corpus(encoder, corpus, config: str, cache, splits=SPLITS, batch_size:
     config : str
     cache : str or Path
         Cache root.
-    splits : sequence of str
-        Splits to embed (those the config has).
+    splits : sequence of str, optional
+        Splits to embed; default every split the config has.
     batch_size : int
         Scenes per ``encoder.embed`` call.
     progress : bool
@@ -92,40 +121,49 @@ def embed_corpus(encoder, corpus, config: str, cache, splits=SPLITS, batch_size:
     -------
     EmbedReport
     """
-    folder = cache_dir(cache, encoder, corpus, config)
+    manifest = read_manifest(corpus)
+    folder = cache_dir(cache, encoder, corpus, config, manifest)
     key = cache_key(config, channel_format)
+    splits = check_request(manifest, corpus, config, splits, channel_format or config)
     channel_format = channel_format or config
-    if process_index == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "encoder.json", encoder.settings(), default=str)
-    report = EmbedReport(folder, [], [])
-    todo = []
-    for split in splits:
-        shards = corpus_shards(corpus, config, split)
-        if not shards:
-            continue
-        if (folder / key / split / SUCCESS).exists():
-            report.hits.append(split)
-            continue
-        todo.extend((split, shard) for shard in shards)
-    mine = [job for j, job in enumerate(todo) if j % num_processes == process_index]
-    pending = [(split, shard, folder / key / split / shard.name) for split, shard in mine
-               if not (folder / key / split / shard.name).exists()]
-    total = sum(pq.ParquetFile(shard).metadata.num_rows for _, shard, _ in pending)
-    with tqdm(total=total, desc=f"embedding {config} ({encoder.name})", unit="scene",
-              disable=not progress) as bar:
-        for split, shard, out in pending:
-            _embed_shard(encoder, shard, out, batch_size, channel_format, bar.update)
-            report.embedded.append(out)
-    barrier()
-    if process_index == 0:
-        for split in {split for split, _ in todo}:
-            mark_complete(folder / key / split, corpus_shards(corpus, config, split))
-    barrier()
+    records = {s: manifest_records(manifest, config, s) for s in splits}
+    main = process_index == 0
+    with folder_lock(folder, f"sarl embed: {encoder.name} on {config}") if main else             contextlib.nullcontext():
+        hits = _prepare(folder, encoder, key, records) if main else []
+        barrier()  # the main process has cleared and checked the folder
+        report = EmbedReport(folder, hits, [])
+        todo = [(split, record) for split in splits
+                if split not in hits and not (folder / key / split / SUCCESS).exists()
+                for record in records[split]]
+        mine = [job for j, job in enumerate(todo) if j % num_processes == process_index]
+        pending = [(record, folder / key / split / part_name(record)) for split, record in mine
+                   if not (folder / key / split / part_name(record)).exists()]
+        total = sum(record["num_rows"] for record, _ in pending)
+        with tqdm(total=total, desc=f"embedding {config} ({encoder.name})", unit="scene",
+                  disable=not progress) as bar:
+            for record, out in pending:
+                _embed_shard(encoder, open_shard(corpus, record), out, batch_size,
+                             channel_format, bar.update)
+                report.embedded.append(out)
+        barrier()
+        if main:
+            for split in {split for split, _ in todo}:
+                mark_complete(folder / key / split, [part_name(r) for r in records[split]])
+        barrier()
     return report
 
 
-def embed_in_processes(encoder_name: str, corpus, config: str, cache, splits=SPLITS, *,
+def _prepare(folder: Path, encoder, key: str, records: dict) -> list:
+    """Ready a locked cache folder: settings written, what an interrupted run left
+    removed, damaged splits cleared; returns the splits found complete."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "encoder.json", encoder.settings(), default=str)
+    remove_partial_files(folder)
+    return [split for split, found in records.items()
+            if split_is_complete(folder / key / split, [part_name(r) for r in found])]
+
+
+def embed_in_processes(encoder_name: str, corpus, config: str, cache, splits=None, *,
                        channel_format: str | None = None, device: str | None = None,
                        batch_size: int = 32, progress: bool = True, **options):
     """:func:`embed_corpus` with ``load_encoder(encoder_name, ...)`` in this process's share

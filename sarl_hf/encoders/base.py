@@ -27,6 +27,7 @@ import contextlib
 import numpy as np
 
 from ..files import json_digest
+from ..sources.base import MAX_SAMPLE_RATE, check_sample_rate
 from .metadata import describe
 
 POLICIES = ("downmix", "per_channel_concat", "native")  # and "channel:K"
@@ -75,24 +76,35 @@ def resample(signal: np.ndarray, orig_hz: int, new_hz: int) -> np.ndarray:
     return out.numpy()
 
 
-def as_scene_list(audio) -> list[np.ndarray]:
+#: Shortest clip an encoder takes by default (s): one 10 ms analysis frame.
+MIN_CLIP_S = 0.01
+
+
+def as_scene_list(audio, sample_rate: int = MAX_SAMPLE_RATE,
+                  min_clip_s: float = MIN_CLIP_S) -> list[np.ndarray]:
     """A batch as a list of float32 (channels, samples) arrays.
 
     ``audio`` may be an array (n, channels, samples), an array (n, samples) (mono), or a
-    list of (channels, samples) or (samples,) arrays of any lengths.
+    list of (channels, samples) or (samples,) arrays of any lengths, of real numbers, each
+    at least ``min_clip_s`` long at ``sample_rate`` (Hz).
     """
     if isinstance(audio, np.ndarray) and audio.ndim in (2, 3):
         audio = list(audio if audio.ndim == 3 else audio[:, None, :])
     if not isinstance(audio, (list, tuple)) or not audio:
         raise ValueError("audio must be a non-empty batch: an array (n, channels, samples) or "
                          "a list of (channels, samples) arrays")
+    shortest = int(np.ceil(min_clip_s * sample_rate))
     scenes = []
     for i, item in enumerate(audio):
-        item = np.asarray(item, dtype=np.float32)
+        raw = np.asarray(item)
+        if raw.dtype.kind not in "iuf":
+            raise ValueError(f"audio[{i}] must hold real samples, got {raw.dtype} values")
+        item = raw.astype(np.float32)
         item = item[None] if item.ndim == 1 else item
-        if item.ndim != 2 or item.shape[1] == 0:
-            raise ValueError(f"audio[{i}] must be (channels, samples) with samples > 0, got "
-                             f"shape {item.shape}")
+        if item.ndim != 2 or item.shape[1] < shortest:
+            raise ValueError(f"audio[{i}] must be (channels, samples) with at least {shortest}"
+                             f" samples ({min_clip_s:g} s at {sample_rate} Hz), got shape "
+                             f"{item.shape}")
         if not np.isfinite(item).all():
             raise ValueError(f"audio[{i}] holds NaN or infinite samples")
         scenes.append(item)
@@ -134,6 +146,8 @@ class Encoder(abc.ABC):
     paradigm: str | None = None
     training_data: str | None = None
     text_layer: str | None = None
+    #: Shortest clip (s) ``embed`` takes.
+    min_clip_s: float = MIN_CLIP_S
 
     def __init__(self, channel_policy: str = "downmix", allow_tf32: bool = False):
         self.channel_policy = check_policy(channel_policy)
@@ -227,7 +241,9 @@ class Encoder(abc.ABC):
         dict of str to ndarray, shape (n, dim), float32
             One embedding per scene for every layer in ``layers``.
         """
-        scenes = as_scene_list(audio)
+        sample_rate = check_sample_rate(sample_rate)
+        check_sample_rate(self.sample_rate, f"{self.name}: the model's sample_rate")
+        scenes = as_scene_list(audio, sample_rate, self.min_clip_s)
         counts = {s.shape[0] for s in scenes}
         if self.channel_policy == "per_channel_concat" and len(counts) > 1:
             raise ValueError(f"per_channel_concat needs one channel count per batch, got "

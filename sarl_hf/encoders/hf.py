@@ -45,6 +45,7 @@ WAVEFORM_TYPES = ("wav2vec2", "wav2vec2-conformer", "hubert", "wavlm", "data2vec
 SPECTROGRAM_TYPES = ("audio-spectrogram-transformer", "whisper")
 CLAP_TYPES = ("clap", "clap_audio_model")
 KNOWN_TYPES = WAVEFORM_TYPES + SPECTROGRAM_TYPES + CLAP_TYPES + CODEC_TYPES
+DTYPES = ("float32", "float16", "bfloat16")
 WHISPER_SAMPLES_PER_FRAME = 320  # 10 ms hop, then stride 2 in the encoder, at 16 kHz
 #: Training paradigm of each known family (the pretrained checkpoints' own).
 PARADIGM_OF_TYPE = {**{t: "self-supervised masked prediction" for t in WAVEFORM_TYPES},
@@ -114,6 +115,9 @@ class TransformersEncoder(Encoder):
         See :class:`~sarl_hf.encoders.base.Encoder`.
     """
 
+    #: The waveform models' feature encoders span 400 samples at 16 kHz.
+    min_clip_s = 0.025
+
     def __init__(self, model_id: str, pooling: str = "mean", channel_policy: str | None = None,
                  device: str = "cpu", dtype: str | None = None, batch_size: int = 16,
                  revision: str | None = None, trust_remote_code: bool = False,
@@ -122,6 +126,8 @@ class TransformersEncoder(Encoder):
         from transformers import AutoConfig, AutoModel
         from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+        if dtype not in DTYPES + (None,):
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         check_frame_pooling(pooling)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -23,18 +23,20 @@ imports torch.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..checks import check_device
 from ..registry import Registry
 from .base import Encoder
 from .hub import HUB_ENCODERS
 
 __all__ = ["EncoderKind", "ENCODERS", "ENTRY_POINT_GROUP", "register_encoder", "encoder_names",
-           "packaged_encoders", "plugin_kinds", "load_encoder"]
+           "packaged_encoders", "plugin_kinds", "load_encoder", "check_loadable"]
 
 #: What a name that no kind claims is: a transformers model id or folder.
 TRANSFORMERS_USAGE = "<transformers model id or folder>"
@@ -190,6 +192,10 @@ def load_encoder(name: str, channel_format: str | None = None, *,
         transformers models ``pooling``, ``dtype``, ``revision``. An option the encoder
         does not take is a ValueError.
     """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"encoder name must be a non-empty string, got {name!r}")
+    if "device" in options:
+        options["device"] = check_device(options["device"])
     kind, argument = _resolve(name, encoder_kinds())
     if kind is None or kind.hub_id is not None:
         options = {**options, "trust_remote_code": bool(trust_remote_code)}
@@ -198,6 +204,45 @@ def load_encoder(name: str, channel_format: str | None = None, *,
     from .hf import TransformersEncoder
 
     return construct(TransformersEncoder, (name,), options, name)
+
+
+def _importable(module: str) -> bool:
+    try:
+        return bool(module) and importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check_loadable(name: str) -> str:
+    """``name`` if :func:`load_encoder` can be expected to load it, checked without loading
+    anything: a registered kind, a ``hear:`` module that can be imported, a model folder,
+    or a Hub id (in the local cache when the Hub is offline); else a ValueError saying why.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"encoder name must be a non-empty string, got {name!r}")
+    kinds = encoder_kinds()
+    kind = kinds.get(name)
+    prefix, colon, argument = name.partition(":")
+    if kind is not None and not kind.prefix:
+        return name
+    if colon and kinds.get(prefix) is not None and kinds[prefix].prefix:
+        module = argument.partition(":")[0]
+        if prefix == "hear" and not _importable(module):
+            raise ValueError(f"encoder {name!r}: no module named {module!r} can be imported")
+        return name
+    if Path(name).is_dir():
+        if not (Path(name) / "config.json").is_file():
+            raise ValueError(f"encoder {name!r} is a folder without a config.json: not a "
+                             "saved model")
+        return name
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(
+            name, "config.json"), str):
+        raise ValueError(f"encoder {name!r} is neither a packaged encoder ("
+                         f"{', '.join(packaged_encoders())}) nor a model folder, and the Hub "
+                         "is offline (HF_HUB_OFFLINE=1) with no copy in the local cache")
+    return name
 
 
 def _logmel(folder, channel_format, options):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_device, check_integer, check_memory, check_number
 from ..splits import SPLITS
 from .backends import backend_functions, principal_basis
 from .mlp import HIDDEN as MLP_HIDDEN
@@ -29,17 +30,25 @@ PROTOCOL_VERSION = 2
 MODELS = ("linear", "mlp")
 
 
+#: Fewest rows of a split: one row gives an accuracy of 0 or 1 with a zero-width interval.
+MIN_SPLIT_ROWS = 2
+
+
 def check_inputs(embeddings: dict, labels: dict) -> None:
-    """Raise ValueError for missing splits, ragged or non-finite embeddings, or labels
-    whose lengths differ from the embeddings'."""
+    """Raise ValueError for missing splits, splits of fewer than MIN_SPLIT_ROWS rows, ragged,
+    empty (dim 0), non-numeric or non-finite embeddings, or labels whose lengths differ
+    from the embeddings'."""
     dims = set()
     for split in SPLITS:
         if split not in embeddings or split not in labels:
             raise ValueError(f"embeddings and labels need a {split!r} split")
         x = np.asarray(embeddings[split])
-        if x.ndim != 2 or len(x) == 0:
-            raise ValueError(f"embeddings[{split!r}] must be a non-empty (n, dim) array, got "
-                             f"shape {x.shape}")
+        if x.ndim != 2 or len(x) < MIN_SPLIT_ROWS or x.shape[1] == 0:
+            raise ValueError(f"embeddings[{split!r}] must be an (n, dim) array with n >= "
+                             f"{MIN_SPLIT_ROWS} rows and dim >= 1, got shape {x.shape}")
+        if x.dtype.kind not in "iuf":
+            raise ValueError(f"embeddings[{split!r}] must hold real numbers, got {x.dtype} "
+                             "values")
         if not np.isfinite(x).all():
             raise ValueError(f"embeddings[{split!r}] holds NaN or infinite values")
         dims.add(x.shape[1])
@@ -49,6 +58,46 @@ def check_inputs(embeddings: dict, labels: dict) -> None:
                                  f"embeddings {len(x)}")
     if len(dims) > 1:
         raise ValueError(f"embeddings of the splits have different dims: {sorted(dims)}")
+
+
+def check_options(grid, n_boot, seed, device: str, backend: str) -> tuple:
+    """The grid as a tuple of floats, after refusing an empty grid, a strength that is not
+    a finite number > 0, a resample count < 1, a negative or fractional seed and an
+    unknown device."""
+    if isinstance(grid, (str, bytes)) or not hasattr(grid, "__len__") or len(grid) == 0:
+        raise ValueError(f"grid must be a non-empty sequence of L2 strengths > 0, got "
+                         f"{grid!r}")
+    grid = tuple(check_number("grid (L2 strengths)", a, 0, above_minimum=True) for a in grid)
+    check_integer("n_boot", n_boot, 1)
+    check_integer("seed", seed, 0)
+    if backend == "torch":
+        check_device(device)
+    return grid
+
+
+def class_labels(values, name: str) -> np.ndarray:
+    """Class labels as int64: integers >= 0 (floats only when they are whole numbers);
+    strings, fractions and negative labels are a ValueError naming ``name``."""
+    array = np.asarray(values)
+    if array.dtype.kind == "f":
+        bad = array[~(np.isfinite(array) & (array == np.round(array)))]
+    else:
+        bad = array.ravel()[:1] if array.dtype.kind not in "iu" else array[:0]
+    if bad.size:
+        raise ValueError(f"{name} must be integer class labels >= 0, got {array.dtype} values "
+                         f"(such as {bad[0].item()!r})")
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name} must be integer class labels >= 0, got {array.min().item()}")
+    return array.astype(np.int64)
+
+
+def probe_memory(n_rows: int, dim: int, n_test: int, n_boot: int, num_classes) -> float:
+    """Bytes a probe of one layer needs at its peak, at most: the standardised splits, the
+    train features' eigendecomposition, the fits' weights, the bootstrap resamples and
+    the resampled confusion matrices (float64)."""
+    largest = max(num_classes)
+    return 8 * (2 * n_rows * dim + 3 * dim * dim + 4 * dim * sum(num_classes)
+                + 2 * n_boot * n_test + 2 * n_boot * largest * largest)
 
 
 def standardise(train: np.ndarray, *others: np.ndarray):
@@ -211,8 +260,8 @@ def _regression(task, grid, validation, test, values, targets, n_boot, seed):
 
 def _classify_all(chosen, data, labels, classify, grid, num_classes, n_boot, seed, options):
     """Classification metrics of every task, from one joint fit."""
-    y = {s: np.stack([np.asarray(labels[s][t.label], dtype=np.int64) for t in chosen], 1)
-         for s in SPLITS}
+    y = {s: np.stack([class_labels(labels[s][t.label], f"labels[{s!r}][{t.label!r}]")
+                      for t in chosen], 1) for s in SPLITS}
     for i, task in enumerate(chosen):
         _check_classes(task, {s: y[s][:, i] for s in SPLITS}, num_classes[i])
     predictions = classify(data["train"], y["train"], [data["validation"], data["test"]],
@@ -241,6 +290,28 @@ def _regress_all(chosen, data, labels, regress, grid, n_boot, seed, options):
                                    [t for _, t in predictions], values[task.name],
                                    targets[task.name], n_boot, seed)
             for task, predictions in zip(chosen, per_task)}
+
+
+def class_counts(chosen, labels: dict, num_classes: dict | None, rows: int) -> list[int]:
+    """Classes of each task: as given (an integer >= 2), else the largest label + 1, which
+    may not exceed the number of ``rows`` (class ids are 0..K-1)."""
+    given = num_classes or {}
+    if not isinstance(given, dict):
+        raise ValueError(f"num_classes must be a dict of task to int, got {num_classes!r}")
+    counts = []
+    for task in chosen:
+        values = [class_labels(labels[s][task.label], f"labels[{s!r}][{task.label!r}]")
+                  for s in SPLITS]
+        largest = max(int(v.max(initial=0)) for v in values)
+        if given.get(task.name) is not None:
+            counts.append(check_integer(f"num_classes[{task.name!r}]", given[task.name], 2))
+        elif largest + 1 > rows:
+            raise ValueError(f"{task.label}: class id {largest} with only {rows} rows; class "
+                             "ids must be 0..K-1 with K at most the number of rows (renumber "
+                             "them, or give num_classes)")
+        else:
+            counts.append(largest + 1)
+    return counts
 
 
 def _fit_functions(model: str, backend: str):
@@ -292,15 +363,22 @@ def probe(embeddings: dict, labels: dict, tasks=TASK_NAMES, num_classes: dict | 
     """
     check_inputs(embeddings, labels)
     classify, regress = _fit_functions(model, backend)
+    grid = check_options(grid, n_boot, seed, device, backend)
+    if isinstance(tasks, str) or not tasks:
+        raise ValueError(f"tasks must be a non-empty sequence of task names, got {tasks!r}")
     chosen = [get_task(name) for name in tasks]
+    rows = sum(len(embeddings[s]) for s in SPLITS)
+    counts = class_counts(chosen, labels, num_classes, rows)
+    check_memory(f"a probe of {rows} rows x {np.shape(embeddings['train'])[1]} dims with "
+                 f"{n_boot} resamples", probe_memory(rows, np.shape(embeddings["train"])[1],
+                                                     len(embeddings["test"]), n_boot, counts),
+                 "lower n_boot or the embeddings' dim")
     data = standardised(embeddings)
     if model == "mlp":
-        options = {"device": device, "seed": seed, "hidden": mlp_hidden or MLP_HIDDEN}
+        hidden = check_integer("mlp_hidden", mlp_hidden or MLP_HIDDEN, 1)
+        options = {"device": device, "seed": seed, "hidden": hidden}
     else:
         options = linear_options(backend, data["train"], device)
-    counts = [(num_classes or {}).get(t.name) or int(max(np.max(labels[s][t.label])
-                                                         for s in SPLITS)) + 1
-              for t in chosen]
     results = _classify_all(chosen, data, labels, classify, grid, counts, n_boot, seed,
                             options)
     for name, metrics in _regress_all(chosen, data, labels, regress, grid, n_boot, seed,

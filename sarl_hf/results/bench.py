@@ -12,19 +12,24 @@ missing.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..checks import check_device, check_integer
 from ..corpus.generation import generate
-from ..corpus.plan import CorpusPlan
-from ..embeddings.cache import load_embeddings
+from ..corpus.plan import CorpusPlan, split_sizes
+from ..embeddings.cache import load_embeddings, read_success
 from ..embeddings.embed import embed_corpus
 from ..encoders import load_encoder
 from ..encoders.metadata import input_configuration
-from ..files import atomic_write, json_digest
+from ..encoders.registry import check_loadable
+from ..errors import CorruptFile
+from ..files import atomic_write, json_digest, read_json
+from ..locks import folder_lock
 from ..probing.multisource import probe_multisource
-from ..probing.protocol import GRID, PROTOCOL_VERSION, probe
+from ..probing.protocol import GRID, MIN_SPLIT_ROWS, PROTOCOL_VERSION, probe
 from ..probing.retrieval import retrieval_from_cache
 from ..probing.sensitivity_analysis import check_anchor_count, sensitivity_from_cache
 from ..probing.tasks import TASK_NAMES, TASKS
@@ -35,8 +40,11 @@ from .selection import best_by_validation
 
 DEFAULT_ENCODERS = ("sarl-logmel", "sarl-spatial", "crepe-tiny", "silero-vad")
 # Version of the stored probe results. 2: keys in model order (1 sorted them, which made
-# the first-layer tie rule alphabetical), so version-1 files are not reused.
-CACHE_FORMAT = 2
+# the first-layer tie rule alphabetical), so version-1 files are not reused. 3: the results
+# stored with their sha256, checked when read.
+CACHE_FORMAT = 3
+#: Fewest scenes whose 60/20/20 splits each hold MIN_SPLIT_ROWS rows.
+PROBE_MIN_SCENES = 8
 
 
 def _labels(table) -> dict:
@@ -46,20 +54,41 @@ def _labels(table) -> dict:
 
 
 def _cached(path: Path, compute):
-    """The JSON at ``path``, or ``compute()`` stored there atomically.
+    """The results stored at ``path``, or ``compute()`` stored there atomically with the
+    sha256 of its canonical JSON; a stored file that is not such a record, or whose results
+    do not match their checksum (a changed digit is valid JSON), is reported with a warning
+    and computed again.
 
     Keys keep their order (layers in model order, tasks in the design's order): the
     report and the "first layer wins a tie" rule read them in that order.
     """
     if path.exists():
-        return json.loads(path.read_text())
-    text = json.dumps(compute(), default=_json_default)
-    atomic_write(path, text)
-    return json.loads(text)
+        try:
+            return _stored_results(path)
+        except CorruptFile as error:
+            warnings.warn(f"{error}; computing the results again")
+    value = json.loads(json.dumps(compute(), default=_json_default))
+    atomic_write(path, json.dumps({"results": value, "sha256": json_digest(value, 64)}))
+    return value
 
 
-def _settings_key(**settings) -> str:
-    return json_digest(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION, cache=CACHE_FORMAT))
+def _stored_results(path: Path):
+    stored = read_json(path, "stored probe results")
+    if set(stored) != {"results", "sha256"}:
+        raise CorruptFile(f"{path} is not stored probe results: it needs the keys results "
+                          f"and sha256, got {sorted(stored)[:5]}", path)
+    if json_digest(stored["results"], 64) != stored["sha256"]:
+        raise CorruptFile(f"{path} does not match its sha256: the file changed after it "
+                          "was written", path)
+    return stored["results"]
+
+
+def _settings_key(folder, key: str, splits=SPLITS, **settings) -> str:
+    """Digest of the probe's settings and of the embeddings it reads (their parts'
+    checksums), so stored results are reused only for the same embeddings."""
+    parts = [read_success(Path(folder) / key / s)["parts"] for s in splits]
+    return json_digest(dict(settings, grid=GRID, protocol=PROTOCOL_VERSION, cache=CACHE_FORMAT,
+                            embeddings=json_digest(parts)))
 
 
 def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
@@ -76,7 +105,7 @@ def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
                              num_classes=num_classes, n_boot=n_boot, seed=seed, device=device)
                 for layer in per_split["train"][0]}
 
-    key = _settings_key(n_boot=n_boot, seed=seed, num_classes=num_classes)
+    key = _settings_key(folder, config, n_boot=n_boot, seed=seed, num_classes=num_classes)
     return _cached(Path(folder) / config / f"probe-{key}.json", compute)
 
 
@@ -96,8 +125,8 @@ def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_b
             out.update({t: dict(results[t], layer=layer) for t in tasks})
         return out
 
-    key = _settings_key(n_boot=n_boot, seed=seed, num_classes=num_classes, model="mlp",
-                        layers=best_layer)
+    key = _settings_key(folder, config, n_boot=n_boot, seed=seed, num_classes=num_classes,
+                        model="mlp", layers=best_layer)
     return _cached(Path(folder) / config / f"probe-mlp-{key}.json", compute)
 
 
@@ -115,7 +144,8 @@ def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_b
                                          factors, n_boot=n_boot, seed=seed, device=device)
                 for layer in per_split["train"][0]}
 
-    key = _settings_key(n_boot=n_boot, seed=seed, num_classes=factors)
+    key = _settings_key(folder, f"multisource-{channel_format}", n_boot=n_boot, seed=seed,
+                        num_classes=factors)
     return _cached(Path(folder) / f"multisource-{channel_format}" / f"probe-{key}.json",
                    compute)
 
@@ -170,9 +200,47 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     Every entry holds ``metadata`` (:func:`encoder_metadata`); with multisource scenes, an
     encoder with a text tower also gets ``retrieval``.
     """
+    encoders, configs = check_bench(plan, encoders, configs, n_boot, seed, device)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {out} is a file; give a folder")
+    with folder_lock(out, f"sarl bench: {', '.join(encoders)}"):
+        return _run_locked(out, plan, bank, encoders, configs, n_boot, seed, device,
+                           progress, mlp, trust_remote_code)
+
+
+def check_bench(plan: CorpusPlan, encoders, configs, n_boot, seed, device) -> tuple:
+    """(encoders, configs) as lists, after refusing, before any work, what the benchmark
+    cannot run: no encoder or one twice, a name no encoder answers to, a config the plan
+    does not write, splits too small to probe, resamples < 1, a device not here."""
+    if isinstance(encoders, str) or not encoders:
+        raise ValueError(f"encoders: give at least one encoder name, got {encoders!r}")
+    encoders = [check_loadable(name) for name in encoders]
+    repeated = sorted({name for name in encoders if encoders.count(name) > 1})
+    if repeated:
+        raise ValueError(f"encoders: {repeated} given more than once")
+    configs = list(configs or plan.formats)
+    absent = [c for c in configs if c not in plan.formats]
+    if absent:
+        raise ValueError(f"configs: {absent} are not formats of the plan ({plan.formats})")
+    for name, count in (("scenes", plan.scenes), ("multisource_scenes",
+                                                   plan.multisource_scenes)):
+        small = min(split_sizes(count).values())
+        if count and small < MIN_SPLIT_ROWS:
+            raise ValueError(f"{name}: the probe needs at least {MIN_SPLIT_ROWS} rows in every "
+                             f"split; {count} scenes give {split_sizes(count)} "
+                             f"(at least {PROBE_MIN_SCENES} scenes)")
     if plan.sensitivity_anchors:
         check_anchor_count(plan.sensitivity_anchors, "sensitivity_anchors")
-    out = Path(out)
+    check_integer("n_boot", n_boot, 1)
+    check_integer("seed", seed, 0)
+    check_device(device)
+    return encoders, configs
+
+
+def _run_locked(out: Path, plan, bank, encoders, configs, n_boot, seed, device, progress,
+                mlp, trust_remote_code) -> dict:
+    """:func:`run_bench` once the output folder's lock is held."""
     corpus = out / "corpus"
     generate(corpus, plan, bank, resume=True, progress=progress)
     counts = FactorConfig.from_dict(plan.factors).level_counts(tuple(bank.classes))
@@ -180,7 +248,7 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     results = {"plan": plan.to_dict(), "encoders": {}}
     for name in encoders:
         per_config = {}
-        for config in configs or plan.formats:
+        for config in configs:
             encoder = load_encoder(name, channel_format=config, device=device,
                                    trust_remote_code=trust_remote_code)
             folder = embed_corpus(encoder, corpus, config, out / "embeddings",

@@ -32,6 +32,9 @@ def read_results(path, max_bytes: int | None = None, max_rows: int | None = None
         results = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path.name} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise ValueError(f"{path.name} is not a sarl bench results file: its JSON is nested "
+                         "too deeply") from None
     encoders = results.get("encoders") if isinstance(results, dict) else None
     if not isinstance(encoders, dict) or not encoders:
         raise ValueError(f"{path.name} is not a sarl bench results file: it needs an "

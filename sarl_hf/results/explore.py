@@ -340,13 +340,18 @@ def write_wav(scene: RenderedScene, path) -> float:
 
 def check_encoder_name(name: str) -> str:
     """A packaged encoder's name or a Hub model id; anything else (paths, ``hear:``
-    modules) is a ValueError, so a page never imports or reads what a visitor names."""
-    name = (name or "").strip()
+    modules, a name that is also a folder on this machine) is a ValueError, so a page
+    never imports or reads what a visitor names."""
+    name = (name or "").strip() if isinstance(name, str) else ""
     if name in packaged_encoders():
         return name
     if not _HUB_ID.match(name) or ".." in name:
         raise ValueError(f"encoder must be one of {', '.join(packaged_encoders())} or a Hugging "
                          f"Face model id such as facebook/wav2vec2-base, got {name!r}")
+    if Path(name).exists():  # transformers would load the folder, relative to the server
+        raise ValueError(f"encoder {name!r} names a folder on this server, which this page "
+                         f"never loads: it takes the packaged encoders "
+                         f"({', '.join(packaged_encoders())}) and Hugging Face Hub model ids")
     return name
 
 
@@ -363,6 +368,11 @@ def open_encoder(name: str, channel_format: str, **options):
     except (OSError, ValueError, ImportError) as err:
         if name in packaged_encoders():
             raise ValueError(f"encoder {name!r} cannot be loaded here: {err}") from err
+        if "trust_remote_code" in str(err):
+            raise ValueError(f"{name!r} runs code from its own repository "
+                             "(trust_remote_code), which this page never runs; pick a model "
+                             f"transformers knows, or one of {', '.join(packaged_encoders())}"
+                             ) from err
         if constants.is_offline_mode():
             raise ValueError(f"{name!r} is not in the local model cache and the Hugging Face "
                              f"Hub is unreachable (offline mode, HF_HUB_OFFLINE=1); pick one "

@@ -13,7 +13,9 @@ from collections import deque
 import numpy as np
 
 from ..acoustics.formats import check_format
+from ..checks import check_integer, check_memory
 from ..sources import SourceBank, as_bank
+from ..sources.base import check_duration, check_sample_rate, check_seed
 from ..splits import SPLITS
 from .factors import FACTORS, SOURCE_FACTORS, FactorConfig, balanced_levels
 from .placement import place
@@ -28,14 +30,26 @@ def _scene_seed(seed: int, split: str, index: int) -> int:
     return int(state[0])
 
 
-def _check_design_args(n, split, channel_format, num_sources, classes):
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+#: Memory one scene spec of a design takes, at most (bytes; about 2.4 KB measured).
+SPEC_BYTES = 4096
+
+
+def _check_design_args(n, split, seed, factors, channel_format, sample_rate, duration_s,
+                       num_sources, classes) -> None:
+    """Refuse bad arguments before anything is drawn (a design of ``n`` scenes holds ``n``
+    specs: more than memory holds is refused by arithmetic)."""
+    check_integer("n", n, 1)
+    check_memory(f"a design of {n} scenes", n * SPEC_BYTES * num_sources)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    check_seed(seed)
+    if factors is not None and not isinstance(factors, FactorConfig):
+        raise ValueError(f"factors must be a FactorConfig or None, got "
+                         f"{type(factors).__name__} {factors!r}")
     check_format(channel_format)
-    if not 1 <= num_sources <= len(classes):
-        raise ValueError(f"num_sources must be in [1, {len(classes)}], got {num_sources}")
+    check_sample_rate(sample_rate)
+    check_duration(duration_s)
+    check_integer("num_sources", num_sources, 1, len(classes))
 
 
 def _distinct_classes(classes: np.ndarray, j: int, n_classes: int, rng) -> None:
@@ -129,10 +143,12 @@ def design(n: int, split: str = "train", seed: int = 0, factors: FactorConfig | 
     -------
     list of SceneSpec
     """
-    config = factors or FactorConfig()
     bank = as_bank(bank)
     classes = bank.classes
-    _check_design_args(n, split, channel_format, num_sources, classes)
+    _check_design_args(n, split, seed, factors, channel_format, sample_rate, duration_s,
+                       num_sources, classes)
+    config = factors or FactorConfig()
+    n, seed = int(n), int(seed)
     rng = np.random.default_rng([seed, SPLITS.index(split), 0])
     room_levels = {f: balanced_levels(n, len(config.levels(f)), rng)
                    for f in FACTORS if f not in SOURCE_FACTORS}

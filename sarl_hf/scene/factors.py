@@ -7,10 +7,35 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..acoustics.rooms import SHAPES
+from ..checks import check_integer, check_number
 
 SOURCE_FACTORS = ("azimuth", "elevation", "distance", "class")
 ROOM_FACTORS = ("rt60", "volume", "shape")
 FACTORS = SOURCE_FACTORS + ROOM_FACTORS
+
+
+#: The levels of each numeric factor: (lowest, highest, whether it must exceed the lowest).
+LEVEL_RANGES = {"elevation_levels_deg": (-90.0, 90.0, False),
+                "distance_levels_m": (0.0, None, True), "rt60_levels_s": (0.0, None, True),
+                "volume_levels_m3": (0.0, None, True)}
+
+
+def _check_levels(name: str, levels, low, high, above: bool) -> None:
+    """Levels: a non-empty sequence of distinct finite numbers within their range."""
+    if not isinstance(levels, tuple) or not levels:
+        raise ValueError(f"{name} must be a non-empty sequence of numbers, got {levels!r}")
+    for value in levels:
+        check_number(name, value, low, high, above_minimum=above)
+    if len(set(levels)) < len(levels):
+        raise ValueError(f"{name} must not repeat a level, got {levels!r}")
+
+
+def _check_range(name: str, span) -> None:
+    if not isinstance(span, tuple) or len(span) != 2:
+        raise ValueError(f"{name} must be (low, high) in metres, got {span!r}")
+    low = check_number(name, span[0], 0, above_minimum=True)
+    if not check_number(name, span[1], 0, above_minimum=True) >= low:
+        raise ValueError(f"{name} must be (low, high) with low <= high, got {span!r}")
 
 
 @dataclass
@@ -58,21 +83,34 @@ class FactorConfig:
             value = getattr(self, f.name)
             if isinstance(value, list):
                 setattr(self, f.name, tuple(value))
-        if self.azimuth_sectors < 2:
-            raise ValueError(f"azimuth_sectors must be >= 2, got {self.azimuth_sectors}")
+        self.azimuth_sectors = check_integer("azimuth_sectors", self.azimuth_sectors, 2)
+        self.placement_tries = check_integer("placement_tries", self.placement_tries, 1)
+        if not isinstance(self.shapes, tuple) or not self.shapes:
+            raise ValueError(f"shapes must be a non-empty sequence of {SHAPES}, got "
+                             f"{self.shapes!r}")
         unknown = set(self.shapes) - set(SHAPES)
         if unknown:
             raise ValueError(f"shapes: unknown {sorted(unknown)}; known {SHAPES}")
-        if min(self.distance_levels_m) <= 0:
-            raise ValueError("distance_levels_m must all be > 0")
-        if any(abs(e) > 90 for e in self.elevation_levels_deg):
-            raise ValueError("elevation_levels_deg must lie in [-90, 90]")
+        for name, (low, high, above) in LEVEL_RANGES.items():
+            _check_levels(name, getattr(self, name), low, high, above)
+        for name in ("elevation_jitter_deg", "distance_jitter_m", "volume_jitter",
+                     "wall_margin_m"):
+            check_number(name, getattr(self, name), 0)
+        for name in ("height_range_m", "listener_height_range_m"):
+            _check_range(name, getattr(self, name))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FactorConfig":
+        """The config a :meth:`to_dict` dict describes; an unknown field is a ValueError."""
+        if not isinstance(d, dict):
+            raise ValueError(f"factors must be a dict of FactorConfig fields, got "
+                             f"{type(d).__name__}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"factors: unknown field(s) {unknown}")
         return cls(**d)
 
     @property

@@ -9,7 +9,7 @@ can move exactly one factor.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
 import numpy as np
 
@@ -17,9 +17,12 @@ from ..acoustics.directions import unit_vector
 from ..acoustics.formats import format_names
 from ..acoustics.rooms import (SHAPES, contains, eyring_absorption, polygon_area, segments_blocked,
                                surface_area)
+from ..sources.base import MAX_SAMPLE_RATE, MIN_DURATION_S, MIN_SAMPLE_RATE
 from ..splits import SPLITS
 
 WALL_CLEARANCE_M = 0.1  # the smallest distance of a source or the listener to a surface
+#: Gains (dB) a dry clip may get: beyond them a scene is silence or clipping.
+MIN_GAIN_DB, MAX_GAIN_DB = -60.0, 40.0
 
 
 @dataclass
@@ -165,10 +168,19 @@ class SceneSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SceneSpec":
-        d = dict(d)
-        d["room"] = RoomSpec(**d["room"])
-        d["listener"] = ListenerSpec(**d["listener"])
-        d["sources"] = [SourceSpec(**s) for s in d["sources"]]
+        """The spec a :meth:`to_dict` dict describes; a missing, unknown or mistyped field
+        is a ValueError naming it (``room.height_m``, ``sources[1]``)."""
+        d = _fields_of(cls, d, "spec")
+        d["room"] = RoomSpec(**_fields_of(RoomSpec, d["room"], "room"))
+        d["listener"] = ListenerSpec(**_fields_of(ListenerSpec, d["listener"], "listener"))
+        if not isinstance(d["sources"], (list, tuple)):
+            _fail("sources", f"must be a list of source dicts, got "
+                  f"{type(d['sources']).__name__}")
+        d["sources"] = [SourceSpec(**_fields_of(SourceSpec, s, f"sources[{i}]"))
+                        for i, s in enumerate(d["sources"])]
+        for name in ("levels", "variant"):
+            if not isinstance(d.get(name, {}), dict):
+                _fail(name, f"must be a dict, got {type(d[name]).__name__}")
         return cls(**d)
 
     def to_json(self) -> str:
@@ -198,30 +210,76 @@ def _fail(field_name: str, message: str):
     raise ValueError(f"{field_name}: {message}")
 
 
+def _fields_of(cls, value, where: str) -> dict:
+    """``value`` as the keyword arguments of dataclass ``cls``: a dict with every required
+    field and no unknown one, else a ValueError naming ``where``."""
+    if not isinstance(value, dict):
+        _fail(where, f"must be a dict of {cls.__name__} fields, got {type(value).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        _fail(where, f"unknown field(s) {unknown}; {cls.__name__} has {list(known)}")
+    missing = [name for name, f in known.items() if name not in value
+               and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        _fail(where, f"missing field(s) {missing}")
+    return dict(value)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)) and bool(np.isfinite(value))
+
+
+def _check_number(field_name: str, value, low=-np.inf, high=np.inf, unit: str = ""):
+    if not _is_number(value) or not low <= value <= high:
+        span = f" in [{low:g}, {high:g}]{unit}" if np.isfinite([low, high]).all() else (
+            f" >= {low:g}{unit}" if np.isfinite(low) else "")
+        _fail(field_name, f"must be a finite number{span}, got {value!r}")
+
+
 def _check_scalars(spec: SceneSpec):
     if spec.channel_format not in format_names():
         _fail("channel_format", f"must be one of {format_names()}, got {spec.channel_format!r}")
     if spec.split not in SPLITS:
         _fail("split", f"must be one of {SPLITS}, got {spec.split!r}")
-    if not (isinstance(spec.sample_rate, (int, np.integer)) and spec.sample_rate >= 8000):
-        _fail("sample_rate", f"must be an integer >= 8000 Hz, got {spec.sample_rate!r}")
-    if not spec.duration_s > 0:
-        _fail("duration_s", f"must be > 0, got {spec.duration_s!r}")
+    if not (isinstance(spec.sample_rate, (int, np.integer)) and not isinstance(
+            spec.sample_rate, bool) and MIN_SAMPLE_RATE <= spec.sample_rate <= MAX_SAMPLE_RATE):
+        _fail("sample_rate", f"must be an integer in [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] "
+              f"Hz, got {spec.sample_rate!r}")
+    _check_number("duration_s", spec.duration_s, MIN_DURATION_S, unit=" s")
+    if not (isinstance(spec.seed, (int, np.integer)) and not isinstance(spec.seed, bool)
+            and spec.seed >= 0):
+        _fail("seed", f"must be an integer >= 0, got {spec.seed!r}")
     if not spec.sources:
         _fail("sources", "a scene needs at least one source")
     for i, s in enumerate(spec.sources):
-        if not s.distance_m > 0:
-            _fail(f"sources[{i}].distance_m", f"must be > 0, got {s.distance_m!r}")
-        if not -90 <= s.elevation_deg <= 90:
-            _fail(f"sources[{i}].elevation_deg", f"must be in [-90, 90], got {s.elevation_deg!r}")
-        if not np.isfinite(s.azimuth_deg):
-            _fail(f"sources[{i}].azimuth_deg", f"must be finite, got {s.azimuth_deg!r}")
+        if not isinstance(s, SourceSpec):
+            _fail(f"sources[{i}]", f"must be a SourceSpec, got {type(s).__name__}")
+        _check_number(f"sources[{i}].azimuth_deg", s.azimuth_deg)
+        _check_number(f"sources[{i}].elevation_deg", s.elevation_deg, -90, 90)
+        if not _is_number(s.distance_m) or not s.distance_m > 0:
+            _fail(f"sources[{i}].distance_m", f"must be a finite number > 0, got "
+                  f"{s.distance_m!r}")
+        _check_number(f"sources[{i}].gain_db", s.gain_db, MIN_GAIN_DB, MAX_GAIN_DB, " dB")
+        for name in ("class_name", "clip_id"):
+            if not isinstance(getattr(s, name), str):
+                _fail(f"sources[{i}].{name}", f"must be a string, got "
+                      f"{getattr(s, name)!r}")
 
 
 def _check_room(room: RoomSpec):
     if room.shape not in SHAPES:
         _fail("room.shape", f"must be one of {SHAPES}, got {room.shape!r}")
-    corners = room.corners
+    _check_number("room.height_m", room.height_m)
+    _check_number("room.rt60_s", room.rt60_s)
+    try:
+        corners = room.corners
+    except (TypeError, ValueError):
+        _fail("room.floor_m", f"must be a list of [x, y] corners in metres, got "
+              f"{room.floor_m!r}")
+    if corners.ndim == 2 and corners.shape[1] == 2 and not np.isfinite(corners).all():
+        _fail("room.floor_m", "corners must be finite numbers")
     if corners.ndim != 2 or corners.shape[1] != 2 or len(corners) < 3:
         _fail("room.floor_m", f"needs at least 3 [x, y] corners, got shape {corners.shape}")
     if polygon_area(corners) <= 0:
@@ -240,8 +298,13 @@ def _inside(room: RoomSpec, point: np.ndarray) -> bool:
 
 
 def _check_geometry(spec: SceneSpec):
-    listener = np.asarray(spec.listener.position_m, float)
-    if listener.shape != (3,) or not _inside(spec.room, listener):
+    try:
+        listener = np.asarray(spec.listener.position_m, float)
+    except (TypeError, ValueError):
+        listener = np.full(1, np.nan)
+    _check_number("listener.yaw_deg", spec.listener.yaw_deg)
+    if listener.shape != (3,) or not np.isfinite(listener).all() or not _inside(spec.room,
+                                                                                listener):
         _fail("listener.position_m", f"{spec.listener.position_m} is not inside the room "
               f"(at least {WALL_CLEARANCE_M} m from every surface)")
     for i, position in enumerate(spec.source_positions_m()):

@@ -7,22 +7,37 @@ from typing import Mapping
 
 import numpy as np
 
+from ..checks import check_integer, check_number
 from ..splits import SPLITS
 
 DEFAULT_CLIPS_PER_SPLIT = (("train", 16), ("validation", 4), ("test", 4))
+#: Sample rates (Hz) every stage accepts: clips, scenes, corpora, encoder inputs.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 192000
+#: Shortest scene or clip (s): shorter ones hold too few samples to mean anything.
+MIN_DURATION_S = 0.1
 
 
-def check_seed(seed) -> int:
+def check_seed(seed, name: str = "seed") -> int:
     """``seed`` as an int; ValueError unless it is a non-negative integer."""
-    if int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return check_integer(name, seed, 0)
+
+
+def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
+    """``sample_rate`` as an int (Hz) in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE], else ValueError."""
+    return check_integer(f"{name} (Hz)", sample_rate, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
+
+
+def check_duration(duration_s, name: str = "duration_s") -> float:
+    """``duration_s`` as a float: finite and at least MIN_DURATION_S seconds, else
+    ValueError (what would not fit in memory is refused where it is rendered)."""
+    return check_number(name, duration_s, MIN_DURATION_S)
 
 
 def clip_length(sample_rate: int, duration_s: float) -> int:
     """Validated output length ``round(duration_s * sample_rate)`` in samples."""
     if int(sample_rate) != sample_rate or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+    check_number("duration_s", duration_s)
     if not round(duration_s * sample_rate) >= 1:
         raise ValueError(f"duration_s must give at least one sample, got {duration_s!r}")
     return int(round(duration_s * sample_rate))

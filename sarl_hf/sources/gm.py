@@ -23,7 +23,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 from scipy import signal
 from tqdm.auto import tqdm
 
+from ..processes import run_tool
 from ..splits import SPLITS
 from .banks import bank_from_name, register_bank
 from .base import SourceBank, check_seed, clip_counts, clip_length
@@ -76,8 +76,9 @@ class GMTools:
 
 def _tool_version(command: list[str]) -> str:
     """First dotted version number a ``--version`` command prints ('' if none)."""
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.search(r"\d+(\.\d+)+", result.stdout + result.stderr)
+    result = run_tool(command)
+    found = re.search(r"\d+(\.\d+)+", (result.stdout + result.stderr).decode("utf-8",
+                                                                            "replace"))
     return found.group(0) if found else ""
 
 
@@ -261,12 +262,16 @@ class GMBank(SourceBank):
                    unit="clip", disable=not self.progress)
         try:
             with bar, ThreadPoolExecutor(max_workers=self.num_workers) as pool:
-                for count, (clip_id, clip) in enumerate(
-                        zip(missing, pool.map(self.render, missing)), start=1):
-                    self.cache.write(clip_id, clip, NATIVE_RATE)
-                    bar.update(1)
-                    if count % 32 == 0:
-                        self.cache.save_manifest()
+                try:
+                    for count, (clip_id, clip) in enumerate(
+                            zip(missing, pool.map(self.render, missing)), start=1):
+                        self.cache.write(clip_id, clip, NATIVE_RATE)
+                        bar.update(1)
+                        if count % 32 == 0:
+                            self.cache.save_manifest()
+                except BaseException:  # stop at once: no queued clip is rendered
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         finally:
             self.cache.save_manifest()
         return self.rendered

@@ -10,13 +10,14 @@ until the clip is full. Times are in seconds, pitches are MIDI note numbers.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
+import io
 from pathlib import Path
 
 import mido
 import numpy as np
 import soundfile as sf
+
+from ..processes import memory_files, run_tool, tool_error
 
 #: Instrument families: (GM program 0-127, name, lowest note, highest note) per class.
 INSTRUMENTS = {
@@ -164,6 +165,11 @@ def draw_drums(rng: np.random.Generator, clip_s: float) -> dict:
 
 def write_midi(phrase: dict, clip_s: float, path: str | Path) -> None:
     """Write a drawn phrase as a one-track MIDI file of ``clip_s`` seconds (1 tick = 1 ms)."""
+    Path(path).write_bytes(midi_bytes(phrase, clip_s))
+
+
+def midi_bytes(phrase: dict, clip_s: float) -> bytes:
+    """A drawn phrase as the bytes of a one-track MIDI file of ``clip_s`` seconds."""
     channel = phrase["channel"]
     events = []                                # (tick, note-off before note-on, message)
     for start_s, end_s, pitch, velocity in phrase["notes"]:
@@ -184,7 +190,9 @@ def write_midi(phrase: dict, clip_s: float, path: str | Path) -> None:
     track.append(mido.MetaMessage("end_of_track", time=end_tick - tick))
     midi = mido.MidiFile(ticks_per_beat=MIDI_TICKS_PER_S)
     midi.tracks.append(track)
-    midi.save(str(path))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
 
 
 def render_phrase(fluidsynth: str, soundfont: str | Path, phrase: dict, clip_s: float,
@@ -209,15 +217,13 @@ def render_phrase(fluidsynth: str, soundfont: str | Path, phrase: dict, clip_s: 
     np.ndarray
         (samples,) float64 mono downmix of FluidSynth's stereo output.
     """
-    with tempfile.TemporaryDirectory(prefix="sarl_gm_") as folder:
-        midi_path, wav_path = Path(folder) / "phrase.mid", Path(folder) / "phrase.wav"
-        write_midi(phrase, clip_s, midi_path)
+    with memory_files("phrase.mid", "phrase.wav") as ((midi_path, wav_path), fds):
+        Path(midi_path).write_bytes(midi_bytes(phrase, clip_s))
         command = [fluidsynth, "-ni", "-q", *FLUIDSYNTH_OPTIONS, "-r", str(int(sample_rate)),
-                   "-O", "float", "-T", "wav", "-F", str(wav_path), str(soundfont),
-                   str(midi_path)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0 or not wav_path.is_file():
-            raise RuntimeError(f"fluidsynth failed ({result.returncode}): "
-                               f"{(result.stderr or result.stdout).strip()}")
-        audio, _ = sf.read(str(wav_path), dtype="float64", always_2d=True)
+                   "-O", "float", "-T", "wav", "-F", wav_path, str(soundfont), midi_path]
+        result = run_tool(command, fds)
+        data = Path(wav_path).read_bytes() if result.returncode == 0 else b""
+        if not data:
+            raise tool_error("fluidsynth", result)
+    audio, _ = sf.read(io.BytesIO(data), dtype="float64", always_2d=True)
     return audio.mean(axis=1)

@@ -8,14 +8,14 @@ its split until it is long enough.
 
 from __future__ import annotations
 
+import io
 import math
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy import signal
+
+from ..processes import run_tool, tool_error
 
 #: Short English sentences (48); sentence i belongs to split ``SENTENCE_SPLIT[i % 6]``.
 SENTENCES = (
@@ -134,14 +134,12 @@ def render_speech(espeak: str, spec: dict, sample_rate: int) -> np.ndarray:
     np.ndarray
         (samples,) float64 speech at ``sample_rate`` Hz, level as espeak-ng made it.
     """
-    with tempfile.TemporaryDirectory(prefix="sarl_speech_") as folder:
-        path = Path(folder) / "speech.wav"
-        command = [espeak, "-v", f"{spec['voice']}+{spec['variant']}", "-p", str(spec["pitch"]),
-                   "-s", str(spec["speed_wpm"]), "-w", str(path), spec["text"]]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0 or not path.is_file():
-            raise RuntimeError(f"espeak-ng failed ({result.returncode}): {result.stderr.strip()}")
-        audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    command = [espeak, "-v", f"{spec['voice']}+{spec['variant']}", "-p", str(spec["pitch"]),
+               "-s", str(spec["speed_wpm"]), "--stdout", spec["text"]]
+    result = run_tool(command)  # the WAV comes on stdout: no file to leave behind
+    if result.returncode != 0 or not result.stdout:
+        raise tool_error("espeak-ng", result)
+    audio, rate = sf.read(io.BytesIO(result.stdout), dtype="float64", always_2d=True)
     mono = audio.mean(axis=1)
     if rate != sample_rate:
         common = math.gcd(int(rate), int(sample_rate))

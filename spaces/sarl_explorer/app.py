@@ -38,6 +38,8 @@ DEFAULTS = {"azimuth": 60.0, "elevation": 0.0, "distance": 1.5, "rt60": 0.5,
 MAX_UPLOAD_MB = explore.MAX_RESULTS_BYTES // 2**20
 ENCODERS_KEPT = 4  # encoders held in memory at once
 FILES_KEPT_S = 3600  # rendered files older than this are removed
+MAX_CONCURRENT = 2  # events of a kind running at once; the others wait in the queue
+MAX_QUEUE = 16  # requests waiting at most; more are turned away at once
 LOG = logging.getLogger("sarl_explorer")
 
 
@@ -240,7 +242,7 @@ def build_demo(sources=None, workdir=None):
                            [curve, sweep_json], api_name="sweep", concurrency_id="scene")
         show.click(_on_page(app.results), [upload, compare], [results_md, gallery],
                    api_name="results")
-    return demo
+    return demo.queue(max_size=MAX_QUEUE, default_concurrency_limit=MAX_CONCURRENT)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,15 @@ TASKS = ("azimuth", "elevation", "distance", "class", "rt60", "volume", "shape")
 CONFIGS = TASKS + ("all",)
 BACKENDS = ("torch", "sklearn")
 MAX_FILE_MB = 100
+MAX_UNPACKED_MB = 512  # an NPZ's arrays uncompressed, read from the archive's directory
 MAX_ROWS = 50_000
 MAX_DIM = 4096
+MAX_VALUES = 16_000_000  # rows x dim (20,000 x 768 fits)
 MAX_BOOT = 10_000
+MAX_RESAMPLED = 20_000_000  # resamples x (test rows + classes²) of the bootstrap
+MAX_CONCURRENT = 2  # probes run at once; the others wait in the queue
+MAX_QUEUE = 16  # requests waiting at most; more are turned away at once
+MAX_CLASSES_DEFAULT = 8  # the most levels of a task with exact values (azimuth sectors)
 
 _MODULES = {}
 LOG = logging.getLogger("sarl_probe_space")
@@ -57,6 +63,7 @@ def read_arrays(path):
                          "(run the module locally for more)")
     suffix = path.suffix.lower()
     if suffix == ".npz":
+        _check_npz(path)
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     elif suffix == ".csv":
@@ -68,13 +75,65 @@ def read_arrays(path):
     for name in ("embeddings", "splits"):
         if name not in arrays:
             raise ValueError(f"the file has no {name!r}; it has {sorted(arrays)}")
-    _check_size(np.asarray(arrays["embeddings"]))
+    _check_size(np.shape(arrays["embeddings"]))
     return arrays
+
+
+def _npy_header(archive, member):
+    """(shape, dtype) of an ``.npy`` member of an NPZ, from its header alone."""
+    from numpy.lib import format as npy
+
+    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    with archive.open(member) as handle:
+        try:
+            version = npy.read_magic(handle)
+            shape, _, dtype = readers[version](handle)
+        except (KeyError, ValueError, OSError) as error:
+            raise ValueError(f"the NPZ member {member.filename!r} is not an array numpy "
+                             f"wrote ({error})") from None
+    return shape, dtype
+
+
+def _check_npz(path):
+    """Refuse an NPZ from its directory and array headers, before anything is unpacked:
+    more than MAX_UNPACKED_MB uncompressed, members that are not plain arrays, or
+    embeddings larger than the page's limits."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError("the .npz file is not a zip archive (save it with numpy.savez)") \
+            from None
+    with archive:
+        members = archive.infolist()
+        unpacked = sum(m.file_size for m in members)
+        if unpacked > MAX_UNPACKED_MB * 2**20:
+            raise ValueError(f"the NPZ unpacks to {unpacked / 2**20:.0f} MB; this page takes "
+                             f"up to {MAX_UNPACKED_MB} MB (run the module locally for more)")
+        for member in members:
+            shape, dtype = _npy_header(archive, member)
+            if dtype.hasobject:
+                raise ValueError(f"{member.filename!r} holds Python objects; give numbers "
+                                 "and strings only")
+            if np.prod(shape, dtype=np.float64) * dtype.itemsize > member.file_size:
+                raise ValueError(f"{member.filename!r} claims {shape} but holds less data")
+            if member.filename == "embeddings.npy":
+                _check_size(shape)
+
+
+def _csv_shape(path):
+    """(rows, embedding columns) of a CSV, counted without parsing it."""
+    with open(path, "rb") as handle:
+        header = handle.readline().decode("utf-8", "replace").split(",")
+        rows = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return rows, sum(name.strip().strip('"').startswith("emb") for name in header)
 
 
 def _csv_arrays(path):
     import pandas as pd
 
+    _check_size(_csv_shape(path))
     frame = pd.read_csv(path)
     embedding_columns = [c for c in frame.columns if str(c).startswith("emb")]
     if not embedding_columns:
@@ -84,13 +143,33 @@ def _csv_arrays(path):
     return arrays
 
 
-def _check_size(embeddings):
-    if embeddings.ndim != 2:
-        raise ValueError(f"embeddings must be (n, dim), got shape {embeddings.shape}")
-    n, dim = embeddings.shape
-    if n > MAX_ROWS or dim > MAX_DIM:
-        raise ValueError(f"embeddings are {n} x {dim}; this page takes up to {MAX_ROWS} rows "
-                         f"and {MAX_DIM} dimensions (run the module locally for more)")
+def _check_size(shape):
+    """Refuse embeddings of ``shape`` beyond the page's rows, dims and values."""
+    if len(shape) != 2:
+        raise ValueError(f"embeddings must be (n, dim), got shape {tuple(shape)}")
+    n, dim = shape
+    if n > MAX_ROWS or dim > MAX_DIM or n * dim > MAX_VALUES:
+        raise ValueError(f"embeddings are {n} x {dim}; this page takes up to {MAX_ROWS} rows, "
+                         f"{MAX_DIM} dimensions and {MAX_VALUES:,} values (run the module "
+                         "locally for more)")
+
+
+def check_cost(arrays, references, n_boot):
+    """Refuse, before any fit, a bootstrap larger than the page runs: resamples x (test
+    rows + the largest class count squared) beyond MAX_RESAMPLED."""
+    splits = np.asarray(arrays["splits"]).astype(str)
+    n_test = int(np.sum(splits == "test"))
+    columns = references if isinstance(references, dict) else {"": references}
+    classes = [int(np.max(values)) + 1 for values in columns.values()
+               if np.asarray(values).dtype.kind in "iu" and np.size(values)]
+    # class ids beyond the row count are the module's to refuse, with their own message
+    largest = max([k for k in classes if k <= len(splits)] + [MAX_CLASSES_DEFAULT])
+    cost = int(n_boot) * (n_test + largest * largest)
+    if cost > MAX_RESAMPLED:
+        raise ValueError(f"{n_boot} resamples of {n_test} test rows with up to {largest} "
+                         f"classes is more bootstrap than this page runs ({MAX_RESAMPLED:,} "
+                         "resampled values); lower the resamples (run the module locally "
+                         "for more)")
 
 
 def references_of(arrays, config):
@@ -117,9 +196,11 @@ def run_probe(path, config, backend="torch", n_boot=1000, seed=0):
     if n_boot is None or not 1 <= int(n_boot) <= MAX_BOOT:
         raise ValueError(f"bootstrap resamples must be between 1 and {MAX_BOOT}")
     arrays = read_arrays(path)
+    references = references_of(arrays, config)
+    check_cost(arrays, references, n_boot)
     return load_module(config).compute(
-        embeddings=arrays["embeddings"], references=references_of(arrays, config),
-        splits=arrays["splits"], backend=backend, n_boot=int(n_boot), seed=int(seed or 0))
+        embeddings=arrays["embeddings"], references=references, splits=arrays["splits"],
+        backend=backend, n_boot=int(n_boot), seed=int(seed or 0))
 
 
 def summary_table(results):
@@ -214,7 +295,8 @@ def build_demo(example_dir=None):
         article=_article(),
         flagging_mode="never",
         api_name="evaluate",
-    )
+        concurrency_limit=MAX_CONCURRENT,
+    ).queue(max_size=MAX_QUEUE, default_concurrency_limit=MAX_CONCURRENT)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import datasets
 import evaluate
 import numpy as np
 
-from sarl_hf.probing.protocol import probe
+from sarl_hf.probing.protocol import MIN_SPLIT_ROWS, probe
 from sarl_hf.probing.tasks import TASK_NAMES, get_task
 from sarl_hf.scene.factors import FactorConfig, nominal_levels
 from sarl_hf.splits import SPLITS
@@ -69,8 +69,8 @@ Args:
           one such dict per row; any subset of the seven tasks, the same on every row.
           Each column follows the rule of its task. Only the tasks given are probed.
     splits (`list` of `str`):
-        ``"train"``, ``"validation"`` or ``"test"`` per row; every split needs rows and
-        the train split needs at least two classes of every task.
+        ``"train"``, ``"validation"`` or ``"test"`` per row; every split needs at least
+        two rows and the train split at least two classes of every task.
     levels (optional):
         Nominal level indices (`int` >= 0) for the tasks with exact values, instead of the
         default levels: one per row (a dict of task to one per row for ``all``), in the
@@ -96,7 +96,9 @@ Returns:
 Raises:
     ValueError: ragged or non-finite embeddings, references of the wrong type (strings for
     numbers, floats for class labels) or out of range, a split name other than the three,
-    a split without rows, a train split with a single class.
+    a split of fewer than two rows, a train split with a single class, class ids not
+    below the number of rows, or a probe larger than the machine's free memory (by
+    arithmetic, before any fit).
 
 Examples:
     Synthetic embeddings whose first two dimensions carry the azimuth:
@@ -405,14 +407,26 @@ def task_columns(task_name, references, levels=None):
     return {task.label: nominal_levels(task_name, values), task.value: values}, num_classes
 
 
+def _check_class_ids(columns, n):
+    """Class ids (the level columns) must be 0..K-1 with K at most the number of rows:
+    the bootstrap's confusion matrices grow with K², so larger ids are refused here."""
+    for name, values in columns.items():
+        if values.dtype.kind in "iu" and values.size and int(values.max()) >= n:
+            row = int(np.argmax(values))
+            raise ValueError(f"{name}: class id {int(values.max())} at row {row} is out of "
+                             f"range: with {n} rows, class ids must lie in [0, {n - 1}]; "
+                             "renumber them 0..K-1")
+
+
 def _by_split(embeddings, splits, columns):
     """Embeddings and label columns cut into the three splits."""
     x, y = {}, {}
     for split in SPLITS:
         rows = splits == split
-        if not rows.any():
-            raise ValueError(f"splits: no {split!r} rows; the probe needs train, validation "
-                             "and test rows")
+        if rows.sum() < MIN_SPLIT_ROWS:
+            found = f"only {int(rows.sum())}" if rows.any() else "no"
+            raise ValueError(f"splits: {found} {split!r} rows; the probe needs at least "
+                             f"{MIN_SPLIT_ROWS} train, validation and test rows each")
         x[split] = embeddings[rows]
         y[split] = {column: values[rows] for column, values in columns.items()}
     return x, y
@@ -511,6 +525,7 @@ class SarlProbe(evaluate.Metric):
             tasks = (self.config_name,)
             columns, k = task_columns(self.config_name, references, levels)
             num_classes = {self.config_name: k}
+        _check_class_ids(columns, len(x))
         x_split, y_split = _by_split(x, names, columns)
         results = probe(x_split, y_split, tasks=tasks, num_classes=num_classes,
                         backend=backend, n_boot=int(n_boot), seed=int(seed), device=device)

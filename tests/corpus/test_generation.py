@@ -16,10 +16,12 @@ import datasets
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY_ARGS, TINY_PLAN, TINY_SEED, run_cli
+from conftest import TINY_ARGS, TINY_PLAN, TINY_SEED, descendants, run_cli, still_alive_after
 from datasets import Audio
+from datasets.exceptions import DataFilesNotFoundError
 
 from sarl_hf.corpus.captions import class_phrase
+from sarl_hf.corpus.card import INCOMPLETE_MARK
 from sarl_hf.corpus.generation import generate
 from sarl_hf.corpus.plan import CorpusPlan, config_specs, split_sizes
 from sarl_hf.corpus.schema import audio_array
@@ -182,32 +184,83 @@ def test_sensitivity_rows_move_one_factor(loaded):
         assert row["anchor_id"].startswith("sensitivity-test-")
 
 
-def _run_until_first_shard(folder: Path, extra=()) -> subprocess.Popen:
-    """Start ``sarl generate`` and kill -9 it once its first shard is recorded."""
+def _start_generate(folder: Path, extra=()) -> subprocess.Popen:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "sarl_hf.cli", "generate", "--out",
+    return subprocess.Popen([sys.executable, "-m", "sarl_hf.cli", "generate", "--out",
                              str(folder)] + ARGS + list(extra), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not list(folder.glob(".sarl/shards/*/*.json")):
+
+
+def _wait_for(proc: subprocess.Popen, found, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not found():
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
+
+
+def _run_until_first_shard(folder: Path, extra=(), sig=signal.SIGKILL) -> list[int]:
+    """Start ``sarl generate``, send it ``sig`` once its first shard is recorded; returns
+    the processes it had started."""
+    proc = _start_generate(folder, extra)
+    _wait_for(proc, lambda: list(folder.glob(".sarl/shards/*/*.json")))
+    children = descendants(proc.pid)
+    proc.send_signal(sig)
     proc.wait()
-    return proc
+    return children, proc.returncode
 
 
 def test_killed_run_resumes_to_identical_bytes(corpus, tmp_path):
     folder = tmp_path / "killed"
     _run_until_first_shard(folder)
-    assert not (folder / "README.md").exists(), "the run ended before it was killed"
-    code, _, stderr = run_cli(["generate", "--out", str(folder)] + ARGS)
+    assert not (folder / "manifest.json").exists(), "the run ended before it was killed"
+    assert INCOMPLETE_MARK in (folder / "README.md").read_text()
+    with pytest.raises(DataFilesNotFoundError):  # an unfinished folder never loads
+        datasets.load_dataset(str(folder), split="train", streaming=True)
+    with pytest.warns(UserWarning, match="taking over the lock PID"):  # the killed run's
+        code, _, stderr = run_cli(["generate", "--out", str(folder)] + ARGS)
     assert code == 2 and "--resume" in stderr
     code, stdout, stderr = run_cli(["generate", "--out", str(folder), "--resume"] + ARGS)
     assert code == 0, stderr
     assert "found complete" in stdout and "corpus complete" in stdout
     assert files_of(folder) == files_of(corpus)  # the command line writes what the library does
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused(corpus, tmp_path):
+    folder = tmp_path / "busy"
+    first = _start_generate(folder)
+    try:
+        _wait_for(first, lambda: (folder / ".sarl" / "plan.json").exists())
+        code, _, stderr = run_cli(["generate", "--out", str(folder), "--resume"] + ARGS)
+        assert code == 2 and f"in use by PID {first.pid} since" in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1
+        assert first.wait(timeout=300) == 0, first.stderr.read().decode()  # undisturbed
+    finally:
+        first.kill()
+        first.wait()
+    assert files_of(folder) == files_of(corpus)
+    assert not (folder / ".sarl.lock").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_stopped_run_leaves_no_process_and_no_temporary_file(corpus, tmp_path, sig):
+    folder = tmp_path / "stopped"
+    children, code = _run_until_first_shard(folder, ["--num-proc", "2"], sig)
+    assert len(children) >= 2  # the workers (and multiprocessing's resource tracker)
+    left = still_alive_after(children, 30)
+    for pid in left:  # not to leave them running when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+    assert not list(folder.rglob("*.part"))
+    if sig == signal.SIGTERM:  # an orderly exit: lock released, folder marked unfinished
+        assert code == 143 and not (folder / ".sarl.lock").exists()
+        assert INCOMPLETE_MARK in (folder / "README.md").read_text()
+        return
+    with pytest.warns(UserWarning, match="taking over the lock PID"):
+        report = generate(folder, PLAN, ProceduralBank(seed=SEED), resume=True,
+                          progress=False)
+    assert report.complete and report.reused
+    assert files_of(folder) == files_of(corpus)
 
 
 def test_corrupt_shard_is_detected_and_rebuilt(corpus, tmp_path):

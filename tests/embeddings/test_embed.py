@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import hold_lock, run_cli
 from tiny_models import save_tiny
 
 from sarl_hf.corpus.plan import split_sizes
 from sarl_hf.embeddings.cache import SUCCESS, cache_dir, load_embeddings
 from sarl_hf.embeddings.embed import embed_corpus
+from sarl_hf.encoders import load_encoder
 from sarl_hf.encoders.hf import TransformersEncoder
 from sarl_hf.files import sha256_file as sha256_of
 
@@ -105,3 +107,75 @@ def test_embed_cli_errors(corpus, tmp_path):
     code, _, stderr = run_cli(["embed", "--corpus", str(corpus), "--config", "stereo",
                                "--encoder", "sarl-test/not-here", "--cache", str(tmp_path)])
     assert code == 2 and "cannot load" in stderr
+
+
+def flip_a_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def logmel():
+    return load_encoder("sarl-logmel", channel_format="stereo")
+
+
+def test_a_changed_shard_is_refused_not_embedded(corpus, logmel, tmp_path):
+    changed = tmp_path / "corpus"
+    shutil.copytree(corpus, changed)
+    shard = changed / "data/stereo/validation-00000-of-00001.parquet"
+    flip_a_byte(shard)
+    with pytest.raises(ValueError, match=rf"{shard} does not match its sha256 in manifest"):
+        embed_corpus(logmel, changed, "stereo", tmp_path / "cache", progress=False)
+    folder = cache_dir(tmp_path / "cache", logmel, changed, "stereo")
+    assert not (folder / "stereo/validation" / shard.name).exists()
+    assert not (folder / "stereo/validation" / SUCCESS).exists()
+
+
+def test_damaged_parts_are_embedded_again_with_a_warning(corpus, logmel, tmp_path):
+    first = embed_corpus(logmel, corpus, "stereo", tmp_path, progress=False).folder
+    clean = parts_of(first)
+    train = sorted((first / "stereo/train").glob("*.parquet"))
+    flip_a_byte(train[0])
+    train[1].write_bytes(train[1].read_bytes()[:100])  # truncated
+    next((first / "stereo/validation").glob("*.parquet")).unlink()
+    (first / "stereo/test" / SUCCESS).write_text("{")
+    (first / "stereo/test/.test-00000-of-00001.parquet.abc.part").write_bytes(b"half")
+    with pytest.warns(UserWarning) as warned:
+        report = embed_corpus(logmel, corpus, "stereo", tmp_path, progress=False)
+    said = " ".join(str(w.message) for w in warned)
+    assert f"{train[0]} is missing or does not match its checksum" in said
+    assert f"{train[1]} is missing or does not match its checksum" in said
+    assert "_SUCCESS.json is not an embeddings cache record" in said
+    assert report.hits == [] and len(report.embedded) == 3  # test's part was intact
+    assert parts_of(first) == clean
+    assert not list(first.rglob("*.part"))  # what the interrupted run left is gone
+
+
+def test_loading_a_changed_part_is_an_error_naming_it(corpus, logmel, tmp_path):
+    folder = embed_corpus(logmel, corpus, "stereo", tmp_path, progress=False).folder
+    part = next((folder / "stereo/test").glob("*.parquet"))
+    flip_a_byte(part)
+    with pytest.raises(ValueError, match=rf"{part} does not match its sha256 in _SUCCESS"):
+        load_embeddings(folder, "stereo", "test")
+    (folder / "stereo/test" / SUCCESS).write_text("")
+    with pytest.raises(ValueError, match="_SUCCESS.json is not an embeddings cache record"):
+        load_embeddings(folder, "stereo", "test")
+    code, stdout, _ = run_cli(["verify", str(tmp_path)])
+    assert code == 1 and "stereo/test/_SUCCESS.json is not an embeddings cache" in stdout
+
+
+def test_a_cache_folder_in_use_is_refused(corpus, logmel, tmp_path):
+    folder = cache_dir(tmp_path, logmel, corpus, "stereo")
+    holder = hold_lock(folder)
+    try:
+        with pytest.raises(RuntimeError, match=f"in use by PID {holder.pid} since"):
+            embed_corpus(logmel, corpus, "stereo", tmp_path, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    with pytest.warns(UserWarning, match="taking over the lock"):
+        report = embed_corpus(logmel, corpus, "stereo", tmp_path, progress=False)
+    assert len(report.embedded) == 4
+    code, stdout, _ = run_cli(["verify", str(report.folder)])
+    assert code == 0 and "intact" in stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import OracleEncoder, run_cli
+from conftest import OracleEncoder, hold_lock, run_cli
 from tiny_models import save_tiny_clap_with_text
 
 from sarl_hf.encoders import ENCODERS, load_encoder, register_encoder
@@ -59,6 +59,39 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     assert json.loads((out / "results.json").read_text()) == results  # same seed, same numbers
     again = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
     assert again == parts  # embeddings were reused, not recomputed
+    code, stdout, _ = run_cli(["verify", str(out)])
+    assert code == 0 and "sarl bench output" in stdout
+
+    part = sorted((out / "embeddings").rglob("stereo/test/*.parquet"))[0]
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    part.write_bytes(bytes(data))
+    stored = sorted(p for p in (out / "embeddings").rglob("stereo/probe-*.json")
+                    if "-mlp-" not in p.name)  # one linear probe per encoder: cheap to redo
+    stored[0].write_text("")
+    text = bytearray(stored[1].read_bytes())
+    digit = next(i for i in range(text.index(b"accuracy"), len(text)) if 49 <= text[i] <= 57)
+    text[digit] ^= 0x01  # one flipped bit: still valid JSON, another number
+    stored[1].write_bytes(bytes(text))
+    with pytest.warns(UserWarning) as warned:
+        code, _, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
+    assert code == 0, stderr
+    said = " ".join(str(w.message) for w in warned)
+    assert f"{part} is missing or does not match its checksum" in said
+    assert f"{stored[0]} is not stored probe results" in said
+    assert f"{stored[1]} does not match its sha256" in said
+    assert json.loads((out / "results.json").read_text()) == results  # the same numbers
+
+
+def test_bench_refuses_a_folder_in_use(tmp_path):
+    holder = hold_lock(tmp_path)
+    try:
+        code, _, stderr = run_cli(["bench", "--out", str(tmp_path)] + ARGS)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and f"in use by PID {holder.pid}" in stderr
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_bench_refuses_a_single_sensitivity_anchor(tmp_path):

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pyloudnorm
 import pytest
-from conftest import nearest_centroid_accuracy, needs_gm
+from conftest import descendants, nearest_centroid_accuracy, needs_gm, still_alive_after
 
 from sarl_hf.sources import (TARGET_LOUDNESS_LUFS, GMBank, MissingSystemDependency, ProceduralBank,
                              bank_from_dict, bank_from_name, bank_names, default_bank_name,
@@ -224,3 +230,38 @@ def test_loudness_normalise_hits_target_even_below_one_block():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loudness_normalise(rng.standard_normal(100), 16000)
+
+
+BUILD = ("import sys\nfrom sarl_hf.sources import GMBank\n"
+         "GMBank(seed=11, clips_per_split={'train': 3, 'validation': 1, 'test': 1}, "
+         "cache_dir=sys.argv[1], num_workers=2, progress=False)\n")
+
+
+def _renders_a_clip(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return Path(command[0].decode()).name in ("fluidsynth", "espeak-ng") and \
+        b"--version" not in command
+
+
+@needs_gm
+def test_a_killed_build_leaves_no_tool_running_and_no_temporary_file(tmp_path):
+    temp, cache = tmp_path / "tmp", tmp_path / "cache"
+    temp.mkdir()
+    build = subprocess.Popen([sys.executable, "-c", BUILD, str(cache)],
+                             env=dict(os.environ, TMPDIR=str(temp)), stderr=subprocess.PIPE)
+    deadline, tools = time.monotonic() + 120, []
+    while not tools:  # until FluidSynth or espeak-ng renders a clip
+        assert build.poll() is None and time.monotonic() < deadline, build.stderr.read()
+        tools = [p for p in descendants(build.pid) if _renders_a_clip(p)]
+        time.sleep(0.002)
+    build.kill()
+    build.wait()
+    left = still_alive_after(tools, 10)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+    assert not list(temp.iterdir())  # nothing in the temporary folder
+    assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix not in (".wav", ".json")]

@@ -168,6 +168,29 @@ def test_bad_rows_are_refused(config, change, message):
         load(config).compute(**inputs)
 
 
+#: (config, change to the 192 good rows, refusal): work a bad argument would make unbounded
+#: (class ids far beyond the rows grow the bootstrap's confusion matrices with K², resamples
+#: without end) or a result that means nothing (a split of one row), refused before the fit.
+UNBOUNDED = [
+    ("class", {"references": lambda labels: labels["class"] * 10**7},
+     r"class id 30000000 at row 3 is out of range: with 192 rows, class ids must lie in "
+     r"\[0, 191\]"),
+    ("class", {"splits": lambda labels: ["train"] * 96 + ["validation"] * 95 + ["test"]},
+     r"splits: only 1 'test' rows; the probe needs at least 2"),
+    ("azimuth", {"n_boot": 10**13}, r"with 10000000000000 resamples would need about"),
+]
+
+
+@pytest.mark.parametrize("config, change, message", UNBOUNDED,
+                         ids=[f"{c}-{m[:24]}" for c, _, m in UNBOUNDED])
+def test_unbounded_work_is_refused_before_it_starts(config, change, message, data):
+    embeddings, labels = data
+    inputs = {"embeddings": embeddings, "references": labels[config], "splits": SPLITS}
+    inputs.update({k: v(labels) if callable(v) else v for k, v in change.items()})
+    with pytest.raises(ValueError, match=message):
+        load(config).compute(**inputs)
+
+
 def test_ragged_across_batches_is_refused():
     module = load("azimuth")
     module.add_batch(embeddings=[[0.1, 0.2]], references=[10.0], splits=["train"])

@@ -7,8 +7,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
+import time
+import zipfile
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -74,7 +77,7 @@ def prober(tmp_path_factory):
     app = _app("sarl_probe")
     folder = tmp_path_factory.mktemp("sarl_probe")
     demo = app.build_demo(example_dir=folder)
-    yield _launch(demo, f"{app.MAX_FILE_MB}mb"), app, folder
+    yield _launch(demo, f"{app.MAX_FILE_MB}mb"), app, folder, demo
     demo.close()
 
 
@@ -183,6 +186,86 @@ def test_probe_evaluate_endpoint(client, prober, tmp_path):
                        api_name="/evaluate")
 
 
+# ---- hostile files over HTTP: refused before the work, and the server still answers ------
+
+def _npz(path, members: dict):
+    """An NPZ whose members are (shape, dtype) of zeros, streamed (never held in memory),
+    or arrays; ``{name: (shape, dtype, claimed_shape)}`` writes a header that lies."""
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in members.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
+                if isinstance(value, np.ndarray):
+                    np.lib.format.write_array(handle, value, allow_pickle=False)
+                    continue
+                shape, dtype, claimed = (tuple(value) + (None,))[:3]
+                npy.write_array_header_1_0(handle, {"descr": npy.dtype_to_descr(
+                    np.dtype(dtype)), "fortran_order": False, "shape": claimed or shape})
+                remaining = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                block = bytes(1 << 24)
+                while remaining > 0:
+                    handle.write(block[:min(remaining, len(block))])
+                    remaining -= len(block)
+    return str(path)
+
+
+def _hostile_files(app, folder):
+    """(file, task, resamples, what the refusal says) for each way the issue broke the page."""
+    rows = np.load(app.write_example(folder / "rows.npz", n=150))
+    arrays = {name: rows[name] for name in rows.files}
+    classes = folder / "class_ids.npz"
+    np.savez_compressed(classes, **{**arrays, "class": arrays["class"] * 10**7})
+    splits = np.array(["train"] * 50_000)
+    many_tests = np.array(["train"] * 10_000 + ["validation"] * 5_000 + ["test"] * 20_000)
+    test_rows = {"embeddings": np.zeros((len(many_tests), 4), np.float32),
+                 "splits": many_tests, "azimuth": np.linspace(0, 359, len(many_tests))}
+    return [
+        (str(classes), "class", 50, "class id 30000000 at row"),
+        (_npz(folder / "wide.npz", {"embeddings": ((50_000, 4_096), "float32"),
+                                    "splits": splits}), "all", 50, "the NPZ unpacks to 782 MB"),
+        (_npz(folder / "many.npz", {"embeddings": ((50_000, 400), "float32"),
+                                    "splits": splits}), "all", 50, "50000 x 400; this page takes up"),
+        (_npz(folder / "lying.npz", {"embeddings": ((4, 4), "float32", (10**9, 4096)),
+                                     "splits": splits}), "all", 50, "holds less data"),
+        (_npz(folder / "bootstrap.npz", test_rows), "azimuth", 10_000,
+         "more bootstrap than this page runs"),
+    ]
+
+
+def test_probe_page_refuses_hostile_files_and_keeps_answering(prober, tmp_path):
+    url, app, _, demo = prober
+    client = Client(url, verbose=False, download_files=str(tmp_path))
+    for path, task, n_boot, refusal in _hostile_files(app, tmp_path):
+        start = time.monotonic()
+        with pytest.raises(AppError, match=re.escape(refusal)):
+            client.predict(handle_file(path), task, "torch", n_boot, 0, api_name="/evaluate")
+        assert time.monotonic() - start < 60, path  # refused before the work, not after
+    example = app.write_example(tmp_path / "normal.npz", n=150)
+    _, results = client.predict(handle_file(example), "class", "torch", 20, 0,
+                                api_name="/evaluate")
+    assert results["n_test"] == 30  # the server still answers a normal request
+    assert demo._queue.max_size == app.MAX_QUEUE  # bounded queue and concurrency
+    assert [f.concurrency_limit for f in demo.fns.values() if f.api_name == "evaluate"] == [
+        app.MAX_CONCURRENT]
+
+
+@pytest.mark.parametrize("client", ["explorer"], indirect=True)
+def test_explorer_refuses_a_server_folder_and_bad_results(client, tmp_path, monkeypatch):
+    from tiny_models import save_tiny
+
+    save_tiny("wav2vec2", tmp_path / "evil" / "model")
+    monkeypatch.chdir(tmp_path)  # the folder is relative to the server's working directory
+    with pytest.raises(AppError, match="names a folder on this server, which this page never"):
+        client.predict("evil/model", *SCENE, "azimuth", 4, "cosine", api_name="/sweep")
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(AppError, match="nested too deeply"):
+        client.predict(handle_file(str(nested)), True, api_name="/results")
+    _, sweep = client.predict("sarl-logmel", *SCENE, "azimuth", 4, "cosine", api_name="/sweep")
+    assert len(sweep["distances"]) == 4  # the server still answers a normal request
+
+
 # ---- the pages in Chromium --------------------------------------------------------------
 
 def _set_number(page, elem_id, value):
@@ -249,7 +332,7 @@ def test_explorer_in_the_browser(explorer, browser, tmp_path):
 
 @needs_chromium
 def test_probe_page_in_the_browser(prober, browser, tmp_path):
-    url, app, _ = prober
+    url, app, _, _ = prober
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
     page.goto(url)
     example = app.write_example(tmp_path / "rows.npz", n=150)
