@@ -15,6 +15,8 @@ variants of the anchor keep the anchor's, and :func:`anchor_levels` reads it the
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 
@@ -382,6 +384,16 @@ def sensitivity_from_cache(folder, channel_format: str, layer: str | None = None
     embeddings, labels = load_embeddings(folder, "sensitivity", "test", layer, channel_format)
     columns = [_column(labels, n) for n in ("anchor_id", "variant_factor", "variant_level")]
     own = anchor_levels(labels)
-    return {name: sensitivity(x, *columns, own, metric=metric, n_boot=n_boot, seed=seed,
-                              max_pairs=max_pairs)
-            for name, x in embeddings.items()}
+    out = {}
+    for name, x in embeddings.items():
+        if metric == "cosine" and layer is None and (np.abs(x).max(axis=1) == 0).any():
+            # e.g. a delay layer that is exactly 0 for a frontal source: no direction
+            warnings.warn(f"sensitivity: layer {name!r} left out: a row of zeros has no "
+                          "cosine distance", stacklevel=2)
+            continue
+        out[name] = sensitivity(x, *columns, own, metric=metric, n_boot=n_boot, seed=seed,
+                                max_pairs=max_pairs)
+    if not out:
+        raise ValueError("embeddings: every layer has a row of zeros, which has no cosine "
+                         "distance")
+    return out
