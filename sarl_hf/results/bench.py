@@ -153,7 +153,8 @@ def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_b
 def retrieval_of(folder, channel_format: str, encoder, n_boot: int, seed: int) -> dict:
     """Audio–text retrieval (``sarl_hf.probing.retrieval``) of an encoder with a text tower
     on its multisource embedding cache, cached like :func:`probe_layers`."""
-    key = _settings_key(n_boot=n_boot, seed=seed, retrieval=encoder.text_layer)
+    key = _settings_key(folder, f"multisource-{channel_format}", n_boot=n_boot, seed=seed,
+                        retrieval=encoder.text_layer)
     return _cached(Path(folder) / f"multisource-{channel_format}" / f"retrieval-{key}.json",
                    lambda: retrieval_from_cache(folder, channel_format, encoder, n_boot=n_boot,
                                                 seed=seed))
