@@ -34,7 +34,7 @@ def _interval_basis(results: dict) -> list[str]:
     lines = []
     for encoder, config, entry in encoder_rows(results):
         metrics = best_metrics(entry, TASK_NAMES[0])
-        if "n_test" in metrics:
+        if "n_test" in metrics and "n_boot" in metrics:  # results of protocol 2 lack them
             why = f" (no interval: {metrics['no_interval']})" if "no_interval" in metrics else ""
             lines.append(f"- {encoder} / {config}: {metrics['n_test']} test scenes, "
                          f"{metrics['n_boot']} resamples{why}")
