@@ -114,14 +114,11 @@ class SarlSpatialConfig(PreTrainedConfig):
         ``foa`` when the 4 channels are first-order ambisonics (W, Y, Z, X; ACN/SN3D);
         None for spaced or binaural channels. ``forward(layout=...)`` overrides it.
     wavefront_ms, pair_wavefront_ms : float
-        Length of the first wavefront the ``direct_*`` layers read, ms after the onset:
-        for the FOA intensity (an instantaneous quantity: the shorter, the fewer
-        reflections) and for the channel pairs (a cross-correlation needs a few periods).
-    onset_floor_db, onset_threshold_db : float
+        ms after the onset that the ``direct_*`` layers read: FOA intensity (the shorter,
+        the fewer reflections), channel pairs (a correlation needs a few periods).
+    onset_floor_db, onset_threshold_db, onset_search_ms : float
         The clip begins ``onset_floor_db`` below its envelope's maximum; its onset is the
-        first sample within ``onset_threshold_db`` of the peak that follows (both < 0).
-    onset_search_ms : float
-        How far after the clip's beginning that peak is looked for.
+        first sample within ``onset_threshold_db`` of the peak in ``onset_search_ms``.
     """
 
     model_type = "sarl-spatial"
@@ -332,10 +329,9 @@ class SarlSpatialModel(_ReferenceModel):
       energy-normalised cross-correlation at the lags of ``gcc_phat``, positive lag =
       channel i leads; ``direct_lag_code`` (P·N), its peak lag as a place code (one unit
       per lag, triangular tuning two lags wide, as coincidence detectors code the ITD);
-      ``direct_delay_ms`` (P), its peak lag; ``direct_ild`` (P), the
-      level difference in dB, positive = i louder; with ``layout="foa"``
-      ``direct_intensity`` (3), the active intensity over the energy density, (x, y, z),
-      a unit vector towards a lone plane wave; ``direct_diffuseness`` (1), 1 - its norm;
+      ``direct_delay_ms`` (P), its peak lag; ``direct_ild`` (P), dB, positive = i louder;
+      with ``layout="foa"`` ``direct_intensity`` (3), the active intensity over the energy
+      density (x, y, z), a unit vector towards a lone plane wave, ``direct_diffuseness`` (1);
     - ``all``: every layer above, concatenated in this order.
     """
 
