@@ -161,12 +161,11 @@ def room_lines(n_rooms: int, seed: int):
     for spec in specs:
         fs, omni = spec.sample_rate, renderer.format("mono")
         direct_s = spec.sources[0].distance_m / SPEED_OF_SOUND_M_S
-        row = []
-        for response in (fast_rir(spec, omni)[0], reference_rir(spec, omni)[0]):
+        row, fast = [], fast_rir(spec, omni)[0]
+        for response in (fast, reference_rir(spec, omni)[0]):
             row += [measure.rt60_s(response, fs, start_s=direct_s + 0.0025) / spec.room.rt60_s
                     - 1, measure.drr_db(response, fs, direct_s),
                     measure.clarity_db(response, fs, direct_s)]
-        fast = fast_rir(spec, omni)[0]
         start = int(round((direct_s - 0.0025) * fs))
         total = float(np.sum(fast[max(start, 0):] ** 2))
         geometric = (1.0 / spec.sources[0].distance_m) ** 2

@@ -37,8 +37,7 @@ class BlockProblem(Protocol):
 
 def _segment_dot(a, b, segments, count):
     """Per-block dot products of two (rows, columns) tensors: (count,)."""
-    per_column = (a * b).sum(0)
-    return torch.zeros(count, dtype=a.dtype, device=a.device).index_add_(0, segments, per_column)
+    return _segment_sum((a * b).sum(0), segments, count)
 
 
 def _segment_sum(values, segments, count):

@@ -38,8 +38,7 @@ from ..scene.factors import SOURCE_FACTORS
 from ..splits import SPLITS
 from .backends import backend_functions
 from .protocol import (GRID, check_inputs, chosen_alpha, interval_facts, interval_problem,
-                       linear_options, percentile_interval, regress_blocks, resamples,
-                       standardised)
+                       linear_options, percentile_interval, regress_blocks, resamples, standardised)
 
 #: Largest number of sources per scene the exhaustive assignment takes (6! = 720 orders).
 MAX_SOURCES = 6

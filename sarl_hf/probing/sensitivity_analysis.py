@@ -28,10 +28,9 @@ _CHUNK = 4096  # rows per distance block
 _BOOT_CELLS = 2_000_000  # bootstrap replicates × anchor pairs per block
 #: Anchors a sensitivity analysis needs at least: unrelated scenes are rows of two anchors.
 MIN_ANCHORS = 2
-#: Anchors a bootstrap interval needs at least. The anchors are the resampled clusters; with
-#: A of them the likeliest resample (each anchor once) has probability A!/A^A: 9.4% for 4,
-#: 3.8% for 5, 1.5% for 6. Below 6 that one outcome alone covers a 2.5% tail, so the
-#: percentiles are an artefact of the few possible draws (2 anchors: zero width).
+#: Anchors a bootstrap interval needs at least: with A anchors (the resampled clusters) the
+#: likeliest resample has probability A!/A^A (9.4% for 4, 1.5% for 6); below 6 it alone
+#: covers a 2.5% tail and the percentiles are artefacts of the few draws (2: zero width).
 MIN_INTERVAL_ANCHORS = 6
 
 
@@ -386,8 +385,7 @@ def sensitivity_from_cache(folder, channel_format: str, layer: str | None = None
     own = anchor_levels(labels)
     out = {}
     for name, x in embeddings.items():
-        if metric == "cosine" and layer is None and (np.abs(x).max(axis=1) == 0).any():
-            # e.g. a delay layer that is exactly 0 for a frontal source: no direction
+        if metric == "cosine" and layer is None and (np.abs(x).max(axis=1) == 0).any():  # e.g. a 0 ms delay
             warnings.warn(f"sensitivity: layer {name!r} left out: a row of zeros has no "
                           "cosine distance", stacklevel=2)
             continue

@@ -16,10 +16,11 @@ from .groups import comparison_lines
 from .selection import best_metrics, best_multisource, encoder_rows, summary_layer
 
 
-def _cell(metrics: dict, name: str, percent: bool | None = None) -> str:
-    """``value [low, high]`` of a metric and its interval; in percent for accuracies
-    (default: for ``accuracy`` only)."""
-    value, interval = metrics[name], metrics.get(f"{name}_ci")
+def _cell(metrics: dict, name: str, percent: bool | None = None,
+          interval_key: str | None = None) -> str:
+    """``value [low, high]`` of a metric and its interval (``interval_key``, default
+    ``{name}_ci``); in percent for accuracies (default: for ``accuracy`` only)."""
+    value, interval = metrics[name], metrics.get(interval_key or f"{name}_ci")
     if percent is None:
         percent = name == "accuracy"
     scale, form = (100, ".1f") if percent else (1, ".3g")
@@ -170,7 +171,7 @@ def _sensitivity_lines(results: dict) -> list[str]:
     for encoder, config, entry in rows:
         layer = summary_layer(entry["sensitivity"])
         found = entry["sensitivity"][layer]
-        cells = [_ratio_cell(found[f]) for f in factors]
+        cells = [_cell(found[f], "ratio", False, "interval") for f in factors]
         lines.append(_table_row(encoder, config, cells))
         first = found[factors[0]]
         why = f" (no interval: {first['no_interval']})" if "no_interval" in first else ""
@@ -179,13 +180,6 @@ def _sensitivity_lines(results: dict) -> list[str]:
                      f"{factors[0]}), {first.get('n_boot', '?')} resamples{why}")
     return lines + ["", "Behind the sensitivity intervals:", *basis]
 
-
-def _ratio_cell(result: dict) -> str:
-    """``ratio [low, high]`` of one factor's sensitivity."""
-    interval = result.get("interval")
-    if interval is None:
-        return f"{result['ratio']:.3g} [no interval]"
-    return f"{result['ratio']:.3g} [{interval[0]:.3g}, {interval[1]:.3g}]"
 
 
 def write_report(out, results: dict, json_default=None) -> list[Path]:
