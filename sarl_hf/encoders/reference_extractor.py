@@ -19,6 +19,13 @@ from transformers import FeatureExtractionMixin
 ANY_FORMAT = "any"
 
 
+def _as_array(audio) -> np.ndarray:
+    """``audio`` (array, list, or a torch tensor on any device) as a numpy array."""
+    if hasattr(audio, "detach") and hasattr(audio, "cpu"):
+        audio = audio.detach().cpu().numpy()
+    return np.asarray(audio)
+
+
 def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -67,9 +74,9 @@ class SarlFeatureExtractor(FeatureExtractionMixin):
     def _clips(self, raw_audio) -> list[np.ndarray]:
         """``raw_audio`` as a list of float32 (channels, samples) arrays, checked."""
         if isinstance(raw_audio, (list, tuple)):
-            clips = [np.asarray(clip) for clip in raw_audio]
+            clips = [_as_array(clip) for clip in raw_audio]
         else:
-            array = np.asarray(raw_audio)
+            array = _as_array(raw_audio)
             clips = list(array) if array.ndim == 3 else [array]
         if not clips:
             raise ValueError("raw_audio holds no clip")
@@ -77,18 +84,23 @@ class SarlFeatureExtractor(FeatureExtractionMixin):
         for k, clip in enumerate(clips):
             if clip.ndim == 1:
                 clip = clip[None, :]
-            if clip.ndim != 2 or not np.issubdtype(clip.dtype, np.number) or \
-                    np.iscomplexobj(clip):
-                raise ValueError(f"clip {k}: expected real (channels, samples) audio, got "
-                                 f"shape {clip.shape} of {clip.dtype}")
+            if clip.ndim != 2 or not np.issubdtype(clip.dtype, np.floating):
+                integer = np.issubdtype(clip.dtype, np.integer)
+                raise ValueError(f"clip {k}: expected real floating-point (channels, samples) "
+                                 f"audio, got shape {clip.shape} of {clip.dtype}" +
+                                 (" (convert integer PCM to floats in [-1, 1])" if integer
+                                  else ""))
             if clip.shape[1] == 0:
                 raise ValueError(f"clip {k} holds no sample")
             if clip.shape[0] > clip.shape[1]:
                 raise ValueError(f"clip {k} has shape {clip.shape}: more channels than "
                                  "samples; pass audio channels first, (channels, samples)")
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+                clip = clip.astype(np.float32, copy=False)
             if not np.isfinite(clip).all():
-                raise ValueError(f"clip {k} holds NaN or infinite samples")
-            out.append(clip.astype(np.float32, copy=False))
+                raise ValueError(f"clip {k} holds NaN or infinite samples (or values beyond "
+                                 "float32)")
+            out.append(clip)
         return out
 
     def _check_channels(self, clips: list[np.ndarray]) -> None:
@@ -102,7 +114,8 @@ class SarlFeatureExtractor(FeatureExtractionMixin):
                              f"{self.num_channels} channels{names}, got {counts[0]}")
 
     def __call__(self, raw_audio, sampling_rate: int | None = None,
-                 return_tensors: str | None = None, **kwargs) -> BatchFeature:
+                 return_tensors: str | None = None, padding=True,
+                 return_attention_mask: bool | None = None) -> BatchFeature:
         """One padded batch.
 
         Parameters
@@ -113,7 +126,10 @@ class SarlFeatureExtractor(FeatureExtractionMixin):
         sampling_rate : int
             Hz of ``raw_audio``; required, and it must be ``self.sampling_rate``.
         return_tensors : str, optional
-            ``pt``, ``np`` (or None: lists of numpy arrays stay numpy).
+            ``pt``, ``np`` (or None: numpy arrays).
+        padding, return_attention_mask
+            Only what the models need: ``True`` or ``"longest"``; None or ``True`` (the
+            mask is always returned). Anything else is refused, not ignored.
 
         Returns
         -------
@@ -127,6 +143,10 @@ class SarlFeatureExtractor(FeatureExtractionMixin):
         if sampling_rate != self.sampling_rate:
             raise ValueError(f"raw_audio is at {sampling_rate} Hz, this model takes "
                              f"{self.sampling_rate} Hz: resample it first")
+        if padding not in (True, "longest") or return_attention_mask not in (None, True):
+            raise ValueError(f"padding={padding!r}, return_attention_mask="
+                             f"{return_attention_mask!r}: the models take clips padded to the "
+                             "longest with their attention mask (padding=True)")
         clips = self._clips(raw_audio)
         self._check_channels(clips)
         longest = max(clip.shape[1] for clip in clips)

@@ -58,12 +58,27 @@ def test_a_missing_or_wrong_sampling_rate_is_refused(rate, match):
     (np.full((2, 300), np.nan, np.float32), "NaN or infinite"),
     (np.zeros((2, 3, 4, 5)), "channels, samples"),
     (np.array([["a", "b"]]), "channels, samples"),
-    (np.ones((2, 300), complex), "real"),
+    (np.ones((2, 300), complex), "real floating-point"),
+    (np.ones((2, 300), np.int16), r"convert integer PCM to floats in \[-1, 1\]"),
+    (np.full((2, 300), 1e300), "beyond float32"),
 ])
 def test_garbage_is_refused_in_one_line(audio, match):
     with pytest.raises(ValueError, match=match) as error:
         SarlFeatureExtractor()(audio, sampling_rate=FS)
     assert "\n" not in str(error.value)
+
+
+def test_torch_tensors_are_taken_and_other_padding_refused():
+    extractor = SarlFeatureExtractor()
+    audio = torch.randn(2, 300, requires_grad=True)
+    out = extractor([audio, audio[:, :200]], sampling_rate=FS, return_tensors="pt")
+    assert torch.equal(out["input_values"][0], audio.detach())
+    for option in ({"padding": "max_length"}, {"padding": False},
+                   {"return_attention_mask": False}):
+        with pytest.raises(ValueError, match="padded to the longest"):
+            extractor(audio, sampling_rate=FS, **option)
+    with pytest.raises(TypeError):
+        extractor(audio, sampling_rate=FS, max_length=400)  # not silently ignored
 
 
 def test_a_fixed_layout_refuses_another_channel_count():
