@@ -108,11 +108,11 @@ def _corpus_line(results: dict) -> str:
 
 def results_section(results: dict, encoder: str) -> str:
     """The Markdown section of ``encoder``'s results: one table per channel format."""
-    lines = [RESULTS_HEADING, "",
-             "Test metrics of the linear probe of `sarl bench` (SARL's protocol), at the "
+    basis = ("Test metrics of the linear probe of `sarl bench` (SARL's protocol), at the "
              "layer chosen on validation for each task, with bootstrap 95% intervals over "
              "test scenes; chance is the most frequent train level (accuracy) and the train "
-             "mean as the prediction (error). " + _corpus_line(results)]
+             "mean as the prediction (error). ")
+    lines = [RESULTS_HEADING, "", basis + _corpus_line(results)]
     for channel_format, entry in _entries(results, encoder).items():
         first = best_metrics(entry, TASK_NAMES[0])
         lines += ["", f"### {channel_format}", "",

@@ -110,7 +110,8 @@ def test_save_pretrained_writes_the_rate_and_channel_layout(model, tmp_path):
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     foa = getattr(model.config, "layout", None) == "foa"
     assert saved["sampling_rate"] == model.config.sample_rate
-    assert (saved["channel_format"], saved["num_channels"]) == (("foa", 4) if foa else ("any", None))
+    layout = ("foa", 4) if foa else ("any", None)
+    assert (saved["channel_format"], saved["num_channels"]) == layout
     assert saved["auto_map"] == {"AutoFeatureExtractor": "reference_extractor.SarlFeatureExtractor"}
     loaded = AutoFeatureExtractor.from_pretrained(tmp_path)  # the package's class, registered
     assert type(loaded) is SarlFeatureExtractor
