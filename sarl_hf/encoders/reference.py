@@ -29,6 +29,7 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, PreTrained
 from transformers import PreTrainedModel
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+from ..acoustics.formats import make_format
 from .base import Encoder
 from .metadata import package_source
 from .packaged import state_dict_digest
@@ -42,7 +43,7 @@ from .reference_models import SarlSpatialModel
 
 __all__ = ["SarlLogMelConfig", "SarlLogMelModel", "SarlSpatialConfig", "SarlSpatialModel",
            "SarlReferenceOutput", "SarlFeatureExtractor", "LogMelEncoder", "SpatialEncoder",
-           "register_auto_classes"]
+           "register_auto_classes", "format_feature_extractor"]
 
 BASE_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(PreTrainedConfig))
 MODELS = ((SarlLogMelConfig, SarlLogMelModel), (SarlSpatialConfig, SarlSpatialModel))
@@ -61,6 +62,18 @@ def register_auto_classes() -> None:
 
 
 register_auto_classes()
+
+
+def format_feature_extractor(channel_format: str,
+                             sample_rate: int = 16000) -> SarlFeatureExtractor:
+    """The feature extractor of a folder meant for one SARL channel format: its channel
+    count and names (``binaural``: left, right), refusing any other count.
+
+    Saved with ``model.save_pretrained(folder, feature_extractor=...)``.
+    """
+    fmt = make_format(channel_format)
+    return SarlFeatureExtractor(sampling_rate=sample_rate, channel_format=fmt.name,
+                                channel_names=fmt.channel_names)
 
 
 def load_reference_model(model_or_path,
