@@ -40,6 +40,7 @@ HUB_USER = r'''
 import importlib.abc
 import json
 import sys
+from pathlib import Path
 
 
 class RefuseSarl(importlib.abc.MetaPathFinder):
@@ -80,6 +81,10 @@ for name, code in snippets.items():
     exec(code, namespace)
     for layer, hidden in namespace["layers"].items():
         embeddings[f"card:{name}/{layer}"] = hidden.detach().numpy()
+model.save_pretrained("resaved")  # a Hub user saving the loaded model again
+AutoModel.from_pretrained("resaved", trust_remote_code=True)
+AutoFeatureExtractor.from_pretrained("resaved", trust_remote_code=True)
+report["resaved"] = sorted(p.name for p in Path("resaved").iterdir())
 np.savez(sys.argv[4], **embeddings)
 report["sarl_modules"] = sorted(m for m in sys.modules if m.split(".")[0] == "sarl_hf")
 print(json.dumps(report))
@@ -125,6 +130,8 @@ def test_a_saved_folder_loads_without_the_package_and_embeds_alike(tmp_path):
              for name, (_, _, channels) in FOLDERS.items()}
     report, hub = run_as_hub_user(tmp_path, clips)
     assert report.pop("sarl_modules") == []
+    assert set(report.pop("resaved")) >= CODE_FILES | {"config.json", "model.safetensors",
+                                                       "preprocessor_config.json"}
     for name, (_, encoder_class, channels) in FOLDERS.items():
         loaded = report[name]
         assert all(loaded[k].startswith("transformers_modules.")
