@@ -1,11 +1,17 @@
 """Reference encoders ``sarl-logmel`` and ``sarl-spatial``: AutoModels wrapped as Encoders.
 
-Importing this module registers both models with ``transformers``' Auto classes, so that
-``AutoModel.from_pretrained(folder)`` loads a folder written by ``save_pretrained``::
+A folder written by ``save_pretrained`` carries its own modelling code, so anywhere
+``transformers`` is installed it loads without this package::
 
-    import sarl_hf.encoders.reference  # noqa: F401  (registers the model types)
-    from transformers import AutoModel
-    model = AutoModel.from_pretrained("path/to/sarl-spatial")
+    from transformers import AutoFeatureExtractor, AutoModel
+    model = AutoModel.from_pretrained("path/to/sarl-spatial", trust_remote_code=True)
+    extractor = AutoFeatureExtractor.from_pretrained("path/to/sarl-spatial",
+                                                     trust_remote_code=True)
+    out = model(**extractor(audio, sampling_rate=16000, return_tensors="pt"))
+
+Importing this module also registers both models (and their feature extractor) with the
+Auto classes, so where it is imported the package's own classes load the folder, without
+``trust_remote_code``.
 
 They are deterministic signal processing, no learned weights: the floor every learned
 encoder should beat on its own ground (see ``model_cards/sarl-logmel`` and
@@ -19,33 +25,55 @@ import os
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, PreTrainedConfig
+from transformers import PreTrainedModel
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+from ..acoustics.formats import make_format
 from .base import Encoder
 from .metadata import package_source
 from .packaged import state_dict_digest
-from .reference_models import (LAYOUTS, SarlLogMelConfig, SarlLogMelModel, SarlReferenceOutput,
-                               SarlSpatialConfig, SarlSpatialModel)
+from .reference_configs import LAYOUTS
+from .reference_configs import SarlLogMelConfig
+from .reference_configs import SarlSpatialConfig
+from .reference_extractor import SarlFeatureExtractor
+from .reference_models import SarlLogMelModel
+from .reference_models import SarlReferenceOutput
+from .reference_models import SarlSpatialModel
 
 __all__ = ["SarlLogMelConfig", "SarlLogMelModel", "SarlSpatialConfig", "SarlSpatialModel",
-           "SarlReferenceOutput", "LogMelEncoder", "SpatialEncoder", "register_auto_classes"]
+           "SarlReferenceOutput", "SarlFeatureExtractor", "LogMelEncoder", "SpatialEncoder",
+           "register_auto_classes", "format_feature_extractor"]
 
 BASE_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(PreTrainedConfig))
 MODELS = ((SarlLogMelConfig, SarlLogMelModel), (SarlSpatialConfig, SarlSpatialModel))
 
 
 def register_auto_classes() -> None:
-    """Register both model types with AutoConfig and AutoModel (idempotent)."""
+    """Register both model types with AutoConfig, AutoModel and AutoFeatureExtractor
+    (idempotent)."""
     for config_class, model_class in MODELS:
         model_type = config_class.model_type
         if model_type in CONFIG_MAPPING and CONFIG_MAPPING[model_type] is config_class:
             continue
         AutoConfig.register(model_type, config_class, exist_ok=True)
         AutoModel.register(config_class, model_class, exist_ok=True)
+        AutoFeatureExtractor.register(config_class, SarlFeatureExtractor, exist_ok=True)
 
 
 register_auto_classes()
+
+
+def format_feature_extractor(channel_format: str,
+                             sample_rate: int = 16000) -> SarlFeatureExtractor:
+    """The feature extractor of a folder meant for one SARL channel format: its channel
+    count and names (``binaural``: left, right), refusing any other count.
+
+    Saved with ``model.save_pretrained(folder, feature_extractor=...)``.
+    """
+    fmt = make_format(channel_format)
+    return SarlFeatureExtractor(sampling_rate=sample_rate, channel_format=fmt.name,
+                                channel_names=fmt.channel_names)
 
 
 def load_reference_model(model_or_path,
@@ -78,28 +106,6 @@ def load_reference_model(model_or_path,
     return model.requires_grad_(False).eval(), source
 
 
-def pad_batch(signals: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-pad signals on the right into one batch.
-
-    Parameters
-    ----------
-    signals : list of ndarray, each (channels, samples), one channel count
-
-    Returns
-    -------
-    input_values : FloatTensor, shape (n, channels, max samples)
-    attention_mask : LongTensor, shape (n, max samples)
-        1 for real samples, 0 for padding.
-    """
-    longest = max(s.shape[1] for s in signals)
-    values = torch.zeros(len(signals), signals[0].shape[0], longest)
-    mask = torch.zeros(len(signals), longest, dtype=torch.long)
-    for row, signal in enumerate(signals):
-        values[row, :, :signal.shape[1]] = torch.tensor(signal)
-        mask[row, :signal.shape[1]] = 1
-    return values, mask
-
-
 class _ReferenceEncoder(Encoder):
     """Batches signals (longest first, zero padding + attention mask) through a model."""
 
@@ -115,6 +121,7 @@ class _ReferenceEncoder(Encoder):
         self.device, self.batch_size = torch.device(device), int(batch_size)
         self.model.to(self.device)
         self.sample_rate = int(self.model.config.sample_rate)
+        self.feature_extractor = SarlFeatureExtractor(sampling_rate=self.sample_rate)
         super().__init__(channel_policy)
 
     def _forward_kwargs(self) -> dict:
@@ -153,8 +160,11 @@ class _ReferenceEncoder(Encoder):
         names = self.model.layer_names(signals[0].shape[0], **self._forward_kwargs())
         chunks = {name: [] for name in names}
         for start in range(0, len(order), self.batch_size):
-            values, mask = pad_batch([signals[k] for k in order[start:start + self.batch_size]])
-            out = self.model(values.to(self.device), attention_mask=mask.to(self.device),
+            chunk = [signals[k] for k in order[start:start + self.batch_size]]
+            batch = self.feature_extractor(chunk, sampling_rate=self.sample_rate,
+                                           return_tensors="pt")
+            out = self.model(batch["input_values"].to(self.device),
+                             attention_mask=batch["attention_mask"].to(self.device),
                              **self._forward_kwargs())
             for name, hidden in zip(names, out.hidden_states):
                 chunks[name].append(hidden.float().cpu().numpy())

@@ -4,7 +4,12 @@ Both models are deterministic signal processing with no learned weights. Their f
 tensors (window, mel or band filterbank) are computed from the config and stored in the
 state dict, so ``save_pretrained`` / ``AutoModel.from_pretrained`` round-trip them like any
 checkpoint (``transformers`` needs at least one parameter to save a model: the filterbank
-is a frozen ``nn.Parameter``).
+is a frozen ``nn.Parameter``). A saved folder loads without this package:
+``save_pretrained`` copies this module and the sibling modules it imports (their classes
+are registered with ``register_for_auto_class``, see :mod:`.reference_configs`) and writes
+``preprocessor_config.json`` (:mod:`.reference_extractor`), so that
+``AutoModel.from_pretrained(folder, trust_remote_code=True)`` and ``AutoFeatureExtractor``
+load it anywhere ``transformers`` is installed.
 
 Framing (both models): frames of ``n_fft`` samples every ``hop_length`` samples, Hann
 window, no centring, so a frame only ever sees samples of its own clip. A clip of length L
@@ -20,144 +25,25 @@ when the sound reaches channel i first or louder: for ``stereo`` and ``binaural`
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 
 import torch
-import torchaudio.functional as audio_f
-from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .reference_features import logmel_stats, spatial_features, spatial_layer_names
+from .reference_configs import FOA_CHANNELS
+from .reference_configs import LAYOUTS
+from .reference_configs import LOGMEL_LAYERS
+from .reference_configs import SarlLogMelConfig
+from .reference_configs import SarlSpatialConfig
+from .reference_extractor import SarlFeatureExtractor
+from .reference_features import logmel_stats
+from .reference_features import spatial_features
+from .reference_features import spatial_layer_names
 from .wavefront import wavefront_features
-
-LAYOUTS = (None, "foa")
-CHANNEL_MODES = ("downmix", "per_channel")
-LOGMEL_LAYERS = ("logmel_mean", "logmel_std", "logmel_meanstd", "delta_std", "all")
-
-
-def _check_positive(name: str, value) -> None:
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-
-
-def _check_frequencies(name: str, low, high, sample_rate) -> None:
-    if not 0 <= low < high <= sample_rate / 2:
-        raise ValueError(f"{name} must satisfy 0 <= low < high <= sample_rate / 2 "
-                         f"({sample_rate / 2:g} Hz), got ({low!r}, {high!r})")
-
-
-@strict(accept_kwargs=True)
-class SarlLogMelConfig(PreTrainedConfig):
-    """Config of ``sarl-logmel``: log-mel spectrogram statistics.
-
-    Attributes
-    ----------
-    sample_rate : int
-        Hz of the input.
-    n_fft, hop_length : int
-        Frame and hop in samples (default 25 ms / 10 ms at 16 kHz).
-    n_mels : int
-        Mel bands (HTK mel scale, no area normalisation).
-    f_min, f_max : float
-        Edges of the mel filterbank, Hz.
-    log_floor : float
-        Added to the mel power before the natural log.
-    channel_mode : str
-        ``downmix`` (the mean of the input channels) or ``per_channel`` (statistics of each
-        channel, concatenated in channel order).
-    """
-
-    model_type = "sarl-logmel"
-    sample_rate: int = 16000
-    n_fft: int = 400
-    hop_length: int = 160
-    n_mels: int = 64
-    f_min: float | int = 50.0
-    f_max: float | int = 8000.0
-    log_floor: float = 1e-10
-    channel_mode: str = "downmix"
-
-    def __post_init__(self, **kwargs):
-        for name in ("sample_rate", "n_fft", "hop_length", "n_mels", "log_floor"):
-            _check_positive(name, getattr(self, name))
-        _check_frequencies("(f_min, f_max)", self.f_min, self.f_max, self.sample_rate)
-        if self.channel_mode not in CHANNEL_MODES:
-            raise ValueError(f"channel_mode must be one of {CHANNEL_MODES}, got "
-                             f"{self.channel_mode!r}")
-        super().__post_init__(**kwargs)
-
-
-@strict(accept_kwargs=True)
-class SarlSpatialConfig(PreTrainedConfig):
-    """Config of ``sarl-spatial``: GCC-PHAT, ILD/IPD, coherence, FOA intensity.
-
-    Attributes
-    ----------
-    sample_rate : int
-        Hz of the input.
-    n_fft, hop_length : int
-        Frame and hop in samples (default 64 ms / 16 ms at 16 kHz).
-    band_edges_hz : list of float
-        Edges of the frequency bands of the energy, ILD/IPD, coherence and intensity
-        features (bands are [edge_k, edge_k+1), the last one closed); B = len - 1 bands.
-    max_delay_ms : float
-        The GCC-PHAT lag vector spans ±max_delay_ms.
-    gcc_interp : int
-        Lag resolution of GCC-PHAT is 1 / gcc_interp samples.
-    gcc_f_min, gcc_f_max : float
-        Bins used by GCC-PHAT, Hz.
-    level_floor : float
-        Power floor of every dB value.
-    layout : str or None
-        ``foa`` when the 4 channels are first-order ambisonics (W, Y, Z, X; ACN/SN3D);
-        None for spaced or binaural channels. ``forward(layout=...)`` overrides it.
-    wavefront_ms, pair_wavefront_ms : float
-        ms after the onset that the ``direct_*`` layers read: FOA intensity (the shorter,
-        the fewer reflections), channel pairs (a correlation needs a few periods).
-    onset_floor_db, onset_threshold_db, onset_search_ms : float
-        The clip begins ``onset_floor_db`` below its envelope's maximum; its onset is the
-        first sample within ``onset_threshold_db`` of the peak in ``onset_search_ms``.
-    """
-
-    model_type = "sarl-spatial"
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    hop_length: int = 256
-    band_edges_hz: list[float | int] | tuple[float | int, ...] = (
-        100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0)
-    max_delay_ms: float | int = 1.0
-    gcc_interp: int = 2
-    gcc_f_min: float | int = 100.0
-    gcc_f_max: float | int = 8000.0
-    level_floor: float = 1e-10
-    layout: str | None = None
-    wavefront_ms: float | int = 1.0
-    pair_wavefront_ms: float | int = 3.0
-    onset_floor_db: float | int = -60.0
-    onset_threshold_db: float | int = -40.0
-    onset_search_ms: float | int = 50.0
-
-    def __post_init__(self, **kwargs):
-        for name in ("sample_rate", "n_fft", "hop_length", "max_delay_ms", "gcc_interp",
-                     "level_floor", "wavefront_ms", "pair_wavefront_ms", "onset_search_ms"):
-            _check_positive(name, getattr(self, name))
-        for name in ("onset_floor_db", "onset_threshold_db"):
-            if not getattr(self, name) < 0:
-                raise ValueError(f"{name} must be negative (dB below a peak), got "
-                                 f"{getattr(self, name)!r}")
-        edges = [float(e) for e in self.band_edges_hz]
-        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
-            raise ValueError(f"band_edges_hz must be at least 2 increasing values, got {edges}")
-        _check_frequencies("band_edges_hz (first, last)", edges[0], edges[-1], self.sample_rate)
-        self.band_edges_hz = edges
-        _check_frequencies("(gcc_f_min, gcc_f_max)", self.gcc_f_min, self.gcc_f_max,
-                           self.sample_rate)
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
-        super().__post_init__(**kwargs)
-
 
 @dataclass
 class SarlReferenceOutput(ModelOutput):
@@ -196,6 +82,27 @@ def band_matrix(edges_hz, sample_rate: int, n_fft: int) -> torch.Tensor:
     return inside.to(torch.float32)
 
 
+def htk_mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int,
+                       sample_rate: int) -> torch.Tensor:
+    """Triangular mel filters on the HTK scale, no area normalisation (the values of
+    ``torchaudio.functional.melscale_fbanks(..., norm=None, mel_scale="htk")``, bit for
+    bit, without needing torchaudio).
+
+    Returns
+    -------
+    FloatTensor, shape (n_freqs, n_mels)
+        Column m weights the rfft bins of band m.
+    """
+    all_freqs = torch.linspace(0, sample_rate // 2, n_freqs)
+    m_min, m_max = (2595.0 * math.log10(1.0 + f / 700.0) for f in (f_min, f_max))
+    f_pts = 700.0 * (10.0 ** (torch.linspace(m_min, m_max, n_mels + 2) / 2595.0) - 1.0)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)  # (n_freqs, n_mels + 2)
+    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return torch.max(torch.zeros(1), torch.min(down, up))
+
+
 class _ReferenceModel(PreTrainedModel):
     """Shared machinery: fixed tensors computed from the config, frozen after loading."""
 
@@ -223,6 +130,34 @@ class _ReferenceModel(PreTrainedModel):
         """``PreTrainedModel.from_pretrained``, then frozen (no gradients) and in eval mode."""
         model = super().from_pretrained(*args, **kwargs)
         return model.requires_grad_(False).eval()
+
+    def feature_extractor(self) -> SarlFeatureExtractor:
+        """The feature extractor of this config: its sampling rate, any channel count."""
+        return SarlFeatureExtractor(sampling_rate=self.config.sample_rate)
+
+    def save_pretrained(self, save_directory, is_main_process: bool = True, state_dict=None,
+                        push_to_hub: bool = False, *, feature_extractor=None, **kwargs):
+        """``PreTrainedModel.save_pretrained`` (config, weights, and the modelling code that
+        ``register_for_auto_class`` copies), then ``preprocessor_config.json``.
+
+        Parameters
+        ----------
+        feature_extractor : SarlFeatureExtractor, optional
+            Saved beside the model; default :meth:`feature_extractor` (e.g. pass one with
+            ``channel_format="binaural", channel_names=["left", "right"]`` for a folder
+            meant for binaural audio).
+        push_to_hub : bool
+            After saving, ``push_to_hub`` the folder (``repo_id`` default: its name).
+        """
+        hub = {k: kwargs.pop(k) for k in ("repo_id", "commit_message", "create_pr", "private",
+                                          "token", "revision") if k in kwargs}
+        super().save_pretrained(save_directory, is_main_process=is_main_process,
+                                state_dict=state_dict, **kwargs)
+        if is_main_process:
+            (feature_extractor or self.feature_extractor()).save_pretrained(save_directory)
+        if push_to_hub and is_main_process:
+            repo_id = hub.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
+            self.push_to_hub(repo_id, **hub)
 
     def _check_input(self, input_values, attention_mask):
         if input_values.ndim != 3:
@@ -267,8 +202,8 @@ class SarlLogMelModel(_ReferenceModel):
 
     def _compute_fixed_tensors(self):
         c = self.config
-        fbank = audio_f.melscale_fbanks(c.n_fft // 2 + 1, float(c.f_min), float(c.f_max),
-                                        c.n_mels, c.sample_rate, norm=None, mel_scale="htk")
+        fbank = htk_mel_filterbank(c.n_fft // 2 + 1, float(c.f_min), float(c.f_max), c.n_mels,
+                                   c.sample_rate)
         return {"window": hann(c.n_fft), "mel_filterbank": fbank.to(torch.float32)}
 
     def layer_names(self, num_channels: int | None = None, layout: str | None = None):
@@ -352,6 +287,14 @@ class SarlSpatialModel(_ReferenceModel):
         gcc = band_matrix([float(c.gcc_f_min), float(c.gcc_f_max)], c.sample_rate, c.n_fft)[0]
         return {"window": hann(c.n_fft), "gcc_bins": gcc, "band_filterbank": bands}
 
+    def feature_extractor(self) -> SarlFeatureExtractor:
+        """The feature extractor of this config: ``foa`` audio (W, Y, Z, X) for
+        ``layout="foa"``, else any channel count."""
+        if self.config.layout == "foa":
+            return SarlFeatureExtractor(sampling_rate=self.config.sample_rate,
+                                        channel_format="foa", channel_names=FOA_CHANNELS)
+        return super().feature_extractor()
+
     @property
     def max_lag(self) -> int:
         """Largest GCC-PHAT lag in units of 1 / gcc_interp samples."""
@@ -398,3 +341,7 @@ class SarlSpatialModel(_ReferenceModel):
         layers.update(wavefront_features(x, lengths, self.config, layout, self.max_lag))
         layers["all"] = torch.cat(list(layers.values()), dim=1)
         return self._output(layers, return_dict)
+
+
+SarlLogMelModel.register_for_auto_class("AutoModel")
+SarlSpatialModel.register_for_auto_class("AutoModel")

@@ -12,7 +12,7 @@ from sarl_hf.acoustics.formats import STEREO_SPACING_M
 from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 from sarl_hf.encoders.reference import (LogMelEncoder, SarlLogMelConfig, SarlLogMelModel,
                                         SarlSpatialConfig, SarlSpatialModel, SpatialEncoder,
-                                        register_auto_classes)
+                                        format_feature_extractor, register_auto_classes)
 
 FS = 16000
 CHANNELS = {"mono": 1, "stereo": 2, "binaural": 2, "foa": 4, "mic4": 4}
@@ -210,3 +210,17 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     SarlSpatialModel(SarlSpatialConfig()).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="not 'sarl-logmel'"):
         LogMelEncoder(str(tmp_path))
+
+
+def test_a_folder_for_one_channel_format_names_its_channels(tmp_path):
+    binaural = format_feature_extractor("binaural")
+    assert (binaural.channel_format, binaural.num_channels, binaural.channel_names) == \
+        ("binaural", 2, ["left", "right"])
+    SarlSpatialModel(SarlSpatialConfig()).save_pretrained(
+        tmp_path, feature_extractor=format_feature_extractor("mic4"))
+    loaded = transformers.AutoFeatureExtractor.from_pretrained(tmp_path)
+    assert (loaded.channel_format, loaded.channel_names) == ("mic4", ["m1", "m2", "m3", "m4"])
+    with pytest.raises(ValueError, match="mic4 audio of 4 channels"):
+        loaded(noise(2, 4000), sampling_rate=FS)
+    with pytest.raises(ValueError, match="channel_format must be one of"):
+        format_feature_extractor("5.1")
