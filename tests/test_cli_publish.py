@@ -87,7 +87,18 @@ def test_a_refused_upload_is_one_line_and_exit_2(argv, tmp_path, monkeypatch):
     assert err.rstrip().endswith("the Hub answered 401 Unauthorized: invalid token")
 
 
+def test_offline_mode_refuses_an_upload_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    code, out, err = run_cli(["publish", "evaluate", "--repo-id", "me/probe", "--out",
+                              str(tmp_path)])
+    assert code == 2 and err == ("sarl publish: error: upload to spaces/me/probe: the Hub is "
+                                 "switched off here (HF_HUB_OFFLINE is set); nothing was "
+                                 "sent\n")
+    assert (tmp_path / "sarl_probe" / "app.py").is_file()  # built before the upload
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["publish", "dataset", "/no/such/corpus", "--dry-run"], "no corpus folder /no/such"),
     (["publish", "space", "sarl_probe"], "an upload needs the repository: pass --repo-id"),
     (["publish", "space", "sarl_nothing", "--dry-run"], "invalid choice: 'sarl_nothing'"),
     (["publish", "model", str(REPO / "setup.cfg"), "--dry-run"], "a model card is a README.md"),

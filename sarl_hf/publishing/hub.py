@@ -115,16 +115,16 @@ def upload_folder(folder, repo_id: str, repo_type: str, private: bool = False,
         raise ValueError(f"{folder} holds no file to upload")
     if dry_run:
         return files
+    from huggingface_hub import CommitOperationAdd
     from huggingface_hub import HfApi
 
+    adds = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(Path(folder) / path))
+            for path, _ in files]  # exactly the listed files, in one commit
     with hub_errors(f"upload to {repo_type}s/{repo_id}"):
         api = HfApi(token=token)
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True,
                         space_sdk=space_sdk)
-        api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=str(folder),
-                          ignore_patterns=[f"**/{part}/**" for part in SKIPPED_PARTS]
-                          + [f"**/*{suffix}" for suffix in SKIPPED_SUFFIXES],
-                          commit_message=commit_message)
+        api.create_commit(repo_id, adds, commit_message=commit_message, repo_type=repo_type)
     return files
 
 

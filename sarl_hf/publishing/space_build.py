@@ -11,12 +11,14 @@ first on ``sys.path``, so the copy is the one imported.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .hub import check_repo_id
 from .requirements import pinned_requirements
 from .requirements import pinned_version
 from .requirements import python_requires
@@ -53,6 +55,8 @@ SPACES = {
 }
 #: The evaluate module is the ``sarl_probe`` Space (evaluate loads modules from Spaces).
 EVALUATE_SPACE = "sarl_probe"
+#: What marks a folder as a build (a rebuild replaces only such a folder); uploads skip it.
+BUILD_RECORD = ".sarl/build.json"
 
 
 def repository_root() -> Path:
@@ -82,6 +86,13 @@ def set_space_id(script, space_id: str) -> None:
     Path(script).write_text(changed)
 
 
+def _check_target(target: Path) -> None:
+    """Refuse to replace a folder that is not an earlier build (a Space's sources, say)."""
+    if target.exists() and not (target / BUILD_RECORD).is_file():
+        raise ValueError(f"{target} exists and is not a Space build (no {BUILD_RECORD}); "
+                         "remove it or build into another folder")
+
+
 def build_space(name: str, out, space_id: str | None = None, root=None) -> Path:
     """Assemble Space ``name`` in ``out/name`` (replacing what was there) and check it.
 
@@ -104,8 +115,14 @@ def build_space(name: str, out, space_id: str | None = None, root=None) -> Path:
     """
     if name not in SPACES:
         raise ValueError(f"Space must be one of {sorted(SPACES)}, got {name!r}")
+    if space_id is not None:
+        check_repo_id(space_id)
     recipe, root = SPACES[name], Path(root) if root else repository_root()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder to build Spaces in")
+    target = out / name
+    _check_target(target)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
     try:
@@ -124,7 +141,10 @@ def build_space(name: str, out, space_id: str | None = None, root=None) -> Path:
                                    PYTHON_VERSION, python_requires(root / "setup.cfg"))
         if problems:
             raise ValueError(f"Space {name} would not build: {'; '.join(problems)}")
-        target = out / name
+        (staging / BUILD_RECORD).parent.mkdir()
+        (staging / BUILD_RECORD).write_text(json.dumps({"space": name, "space_id": space_id,
+                                                        "source": str(root)}) + "\n")
+        _check_target(target)
         if target.exists():
             shutil.rmtree(target)
         staging.chmod(0o755)  # mkdtemp made it private

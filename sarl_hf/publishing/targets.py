@@ -25,6 +25,8 @@ def publish_dataset(folder, repo_id: str, private: bool = False, token: str | No
     """Verify a ``sarl generate`` folder against its manifest and upload its card,
     manifest and data files to the dataset repo ``repo_id`` (one commit per config)."""
     check_repo_id(repo_id)
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"no corpus folder {folder}")
     with hub_errors(f"upload to datasets/{repo_id}"):
         return upload_corpus(folder, repo_id, private=private, token=token, dry_run=dry_run)
 

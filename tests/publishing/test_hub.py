@@ -43,6 +43,22 @@ class RefusingApi:
         raise _refusal()
 
 
+class RecordingApi:
+    """An ``HfApi`` that accepts everything and records what it was sent."""
+
+    sent = []
+
+    def __init__(self, token=None):
+        self.sent.clear()
+
+    def create_repo(self, repo_id, **kwargs):
+        self.sent.append(("create_repo", repo_id, kwargs))
+
+    def create_commit(self, repo_id, operations, **kwargs):
+        self.sent.append(("create_commit", repo_id, sorted(
+            (op.path_in_repo, open(op.path_or_fileobj, "rb").read()) for op in operations)))
+
+
 class UntouchableApi:
     def __init__(self, *args, **kwargs):
         raise AssertionError("a dry run built an HfApi")
@@ -58,6 +74,20 @@ def test_dry_run_contacts_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.HfApi", UntouchableApi)
     files = upload_folder(_folder(tmp_path), "me/model", "model", dry_run=True)
     assert [path for path, _ in files] == ["README.md", "sub/weights.bin"]
+
+
+def test_an_upload_sends_exactly_the_listed_files(tmp_path, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.HfApi", RecordingApi)
+    folder = _folder(tmp_path)
+    files = upload_folder(folder, "me/space", "space", private=True, space_sdk="gradio")
+    (create, repo, options), (commit, same, sent) = RecordingApi.sent
+    assert (create, repo, commit, same) == ("create_repo", "me/space", "create_commit",
+                                            "me/space")
+    assert options == {"repo_type": "space", "private": True, "exist_ok": True,
+                       "space_sdk": "gradio"}
+    assert [path for path, _ in sent] == [path for path, _ in files] == [
+        "README.md", "sub/weights.bin"]
+    assert dict(sent)["sub/weights.bin"] == (folder / "sub" / "weights.bin").read_bytes()
 
 
 def test_bad_arguments_are_refused_before_the_hub(tmp_path, monkeypatch):

@@ -81,6 +81,21 @@ def test_a_broken_source_is_refused_and_the_last_build_kept(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["sarl_explorer"]
 
 
+def test_a_folder_that_is_not_a_build_is_never_replaced(tmp_path):
+    root = _root_copy(tmp_path)
+    sources = sorted(p.name for p in (root / "spaces" / "sarl_probe").iterdir())
+    with pytest.raises(ValueError, match="exists and is not a Space build"):
+        build_space("sarl_probe", root / "spaces", root=root)  # would replace its sources
+    assert sorted(p.name for p in (root / "spaces" / "sarl_probe").iterdir()) == sources
+    assert not [p for p in (root / "spaces").iterdir() if p.name.startswith(".")]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        build_space("sarl_probe", tmp_path / "file", root=root)
+    with pytest.raises(ValueError, match="owner/name"):
+        build_space("sarl_probe", tmp_path / "out", space_id='x"; import os #', root=root)
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_spaces_and_missing_sources_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Space must be one of"):
         build_space("sarl_nothing", tmp_path)
