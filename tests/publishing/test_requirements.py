@@ -4,6 +4,10 @@ constraint)."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import sys
+
 import pytest
 from conftest import REPO
 from packaging.version import Version
@@ -32,6 +36,33 @@ def test_the_repositorys_requirements_are_all_pinned():
     assert "torchcodec==0.9.*" in lines and "torch==2.9.1" in lines  # torchcodec beside torch
     assert f"gradio=={pinned_version(CONSTRAINTS, 'gradio')}" in lines
     assert "resemblyzer" not in " ".join(lines).lower()  # the Space does not offer ge2e
+
+
+#: Imported only by what the Spaces do not offer: GE2E (Resemblyzer, the ``encoders`` extra).
+OPTIONAL_IMPORTS = {"resemblyzer"}
+
+
+def _third_party_imports(paths) -> set[str]:
+    names = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"sarl_hf"} - OPTIONAL_IMPORTS
+
+
+def test_every_import_of_the_package_and_the_pages_is_a_requirement():
+    """What a built Space installs is what its code imports: nothing left to chance."""
+    paths = [*(REPO / "sarl_hf").rglob("*.py"), *(REPO / "spaces").glob("*/*.py")]
+    distributions = importlib.metadata.packages_distributions()
+    required = {r.name.lower().replace("_", "-")
+                for r in package_requirements(SETUP, ["space"])}
+    missing = {name: distributions.get(name) for name in _third_party_imports(paths)
+               if not {d.lower().replace("_", "-") for d in distributions.get(name, [name])}
+               & required}
+    assert not missing
 
 
 def test_python_requires_matches_the_space_python():
