@@ -117,33 +117,15 @@ def build_space(name: str, out, space_id: str | None = None, root=None) -> Path:
         raise ValueError(f"Space must be one of {sorted(SPACES)}, got {name!r}")
     if space_id is not None:
         check_repo_id(space_id)
-    recipe, root = SPACES[name], Path(root) if root else repository_root()
+    root = Path(root) if root else repository_root()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file, not a folder to build Spaces in")
+    _check_out(out, root)
     target = out / name
     _check_target(target)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
     try:
-        for file in recipe.files:
-            shutil.copy2(root / "spaces" / name / file, staging / file)
-        shutil.copy2(root / "LICENSE", staging / "LICENSE")
-        _copy_package(root, staging)
-        pins = pinned_requirements(root / "setup.cfg", root / "constraints.txt", recipe.extras)
-        (staging / "requirements.txt").write_text(
-            f"# sarl_hf's requirements and the page's ({', '.join(recipe.extras)}), pinned "
-            "from constraints.txt;\n# sarl_hf itself is the folder sarl_hf/ next to app.py\n"
-            + "\n".join(pins) + "\n")
-        if recipe.evaluate_module and space_id:
-            set_space_id(staging / recipe.evaluate_module, space_id)
-        problems = folder_problems(staging, pinned_version(root / "constraints.txt", "gradio"),
-                                   PYTHON_VERSION, python_requires(root / "setup.cfg"))
-        if problems:
-            raise ValueError(f"Space {name} would not build: {'; '.join(problems)}")
-        (staging / BUILD_RECORD).parent.mkdir()
-        (staging / BUILD_RECORD).write_text(json.dumps({"space": name, "space_id": space_id,
-                                                        "source": str(root)}) + "\n")
+        _assemble(name, root, staging, space_id)
         _check_target(target)
         if target.exists():
             shutil.rmtree(target)
@@ -152,3 +134,35 @@ def build_space(name: str, out, space_id: str | None = None, root=None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _check_out(out: Path, root: Path) -> None:
+    """Refuse a build folder that is a file or lies inside the sources it copies."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder to build Spaces in")
+    for sources in (root / "sarl_hf", root / "spaces"):
+        if out.resolve().is_relative_to(sources.resolve()):
+            raise ValueError(f"{out} lies inside the sources {sources}; build elsewhere")
+
+
+def _assemble(name: str, root: Path, staging: Path, space_id: str | None) -> None:
+    """Copy and write Space ``name`` into ``staging``, check it, record the build."""
+    recipe = SPACES[name]
+    for file in recipe.files:
+        shutil.copy2(root / "spaces" / name / file, staging / file)
+    shutil.copy2(root / "LICENSE", staging / "LICENSE")
+    _copy_package(root, staging)
+    pins = pinned_requirements(root / "setup.cfg", root / "constraints.txt", recipe.extras)
+    (staging / "requirements.txt").write_text(
+        f"# sarl_hf's requirements and the page's ({', '.join(recipe.extras)}), pinned "
+        "from constraints.txt;\n# sarl_hf itself is the folder sarl_hf/ next to app.py\n"
+        + "\n".join(pins) + "\n")
+    if recipe.evaluate_module and space_id:
+        set_space_id(staging / recipe.evaluate_module, space_id)
+    problems = folder_problems(staging, pinned_version(root / "constraints.txt", "gradio"),
+                               PYTHON_VERSION, python_requires(root / "setup.cfg"))
+    if problems:
+        raise ValueError(f"Space {name} would not build: {'; '.join(problems)}")
+    (staging / BUILD_RECORD).parent.mkdir()
+    (staging / BUILD_RECORD).write_text(json.dumps({"space": name, "space_id": space_id,
+                                                    "source": str(root)}) + "\n")

@@ -84,8 +84,15 @@ def test_a_broken_source_is_refused_and_the_last_build_kept(tmp_path):
 def test_a_folder_that_is_not_a_build_is_never_replaced(tmp_path):
     root = _root_copy(tmp_path)
     sources = sorted(p.name for p in (root / "spaces" / "sarl_probe").iterdir())
+    (tmp_path / "sarl_probe").mkdir()
+    (tmp_path / "sarl_probe" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="exists and is not a Space build"):
+        build_space("sarl_probe", tmp_path, root=root)
+    assert (tmp_path / "sarl_probe" / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="lies inside the sources"):
         build_space("sarl_probe", root / "spaces", root=root)  # would replace its sources
+    with pytest.raises(ValueError, match="lies inside the sources"):
+        build_space("sarl_probe", root / "sarl_hf" / "out", root=root)  # copied into itself
     assert sorted(p.name for p in (root / "spaces" / "sarl_probe").iterdir()) == sources
     assert not [p for p in (root / "spaces").iterdir() if p.name.startswith(".")]
     (tmp_path / "file").write_text("")
