@@ -87,6 +87,13 @@ def test_a_refused_upload_is_one_line_and_exit_2(argv, tmp_path, monkeypatch):
     assert err.rstrip().endswith("the Hub answered 401 Unauthorized: invalid token")
 
 
+def test_a_refused_corpus_upload_is_one_line(tiny_corpus, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.HfApi", RefusingApi)
+    code, _, err = run_cli(["publish", "dataset", str(tiny_corpus), "--repo-id", "me/sarl"])
+    assert code == 2 and err == ("sarl publish: error: upload to datasets/me/sarl: the Hub "
+                                 "answered 401 Unauthorized: invalid token\n")
+
+
 def test_offline_mode_refuses_an_upload_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     code, out, err = run_cli(["publish", "evaluate", "--repo-id", "me/probe", "--out",
