@@ -8,7 +8,7 @@ DEMO_OUT ?= out/demo
 # Free disk a new .venv needs (it takes 8.2 GiB).
 INSTALL_GIB := 10
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps demo test bench spaces clean
 
 # Resemblyzer goes in without its dependencies: the GE2E encoder reads only its weight file.
 # hearvalidator too: it requires TensorFlow, which it needs only for TensorFlow modules (the
@@ -34,6 +34,11 @@ demo: install system-deps
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# Each Space as the Hub builds it, in out/spaces/<name>/ (sarl publish space NAME uploads it).
+spaces: install
+	HF_HUB_OFFLINE=1 $(BIN)/sarl publish space sarl_explorer --dry-run --out out/spaces
+	HF_HUB_OFFLINE=1 $(BIN)/sarl publish space sarl_probe --dry-run --out out/spaces
 
 bench: install system-deps
 	$(BIN)/python benchmarks/bench_simulate.py

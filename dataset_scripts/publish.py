@@ -1,10 +1,10 @@
 """Upload a generated SARL corpus folder to the Hugging Face Hub as a dataset repo.
 
     python dataset_scripts/publish.py --folder sarl --repo-id ORG/sarl --dry-run
-    HF_TOKEN=... python dataset_scripts/publish.py --folder sarl --repo-id ORG/sarl
 
-The folder is verified against its ``manifest.json`` first (every data file's sha256);
-only the card, the manifest and ``data/`` are sent, never ``.sarl/``.
+kept for old command lines: it is ``sarl publish dataset FOLDER --repo-id ORG/sarl
+[--private] [--dry-run]`` (:func:`sarl_hf.publishing.publish_dataset`), which verifies the
+folder against its ``manifest.json`` and sends only the card, the manifest and ``data/``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sarl_hf.corpus.upload import publish
+from sarl_hf import cli
 
 
 def main(argv=None) -> int:
@@ -23,17 +23,8 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true",
                         help="verify and list what would be uploaded; upload nothing")
     args = parser.parse_args(argv)
-    try:
-        files = publish(args.folder, args.repo_id, private=args.private, dry_run=args.dry_run)
-    except ValueError as err:
-        print(f"publish: error: {err}", file=sys.stderr)
-        return 2
-    for path, size in files:
-        print(f"{size:>14,d}  {path}")
-    total = sum(size for _, size in files)
-    verb = "would upload" if args.dry_run else "uploaded"
-    print(f"{verb} {len(files)} files, {total / 1e6:.1f} MB, to datasets/{args.repo_id}")
-    return 0
+    flags = ["--private"] * args.private + ["--dry-run"] * args.dry_run
+    return cli.main(["publish", "dataset", args.folder, "--repo-id", args.repo_id, *flags])
 
 
 if __name__ == "__main__":

@@ -11,14 +11,16 @@ import sys
 import time
 from pathlib import Path
 
+from . import __version__
 from .acoustics.formats import FORMATS, check_formats, format_names
+from .cli_publish import add_publish
 from .corpus.generation import generate
 from .corpus.plan import CorpusPlan
 from .corpus.summary import corpus_summary, format_summary, summarise
 from .corpus.wav_folder import render_wav_folder
 from .encoders.registry import encoder_names
 from .errors import (ArgumentRequired, CorpusMismatch, CorruptFile, FolderInUse, ForeignFiles,
-                     IncompleteCorpus, ResumeRequired)
+                     HubError, IncompleteCorpus, ResumeRequired)
 from .processes import exit_on_sigterm
 from .rendering.renderer import MODES
 from .scene.factors import FactorConfig
@@ -312,6 +314,7 @@ def _run_verify(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sarl", description="SARL: spatial information in audio "
                      "representations")
+    parser.add_argument("--version", action="version", version=f"sarl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_generate(sub)
@@ -319,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_report(sub)
     _add_verify(sub)
+    add_publish(sub)
     return parser
 
 
@@ -340,7 +344,7 @@ def main(argv=None) -> int:
     try:
         with exit_on_sigterm():  # a terminated run unwinds: partial files, locks, workers
             return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError, FolderInUse) as err:
+    except (ValueError, FileNotFoundError, ImportError, FolderInUse, HubError) as err:
         print(f"sarl {args.command}: error: {error_message(err, args.command)}", file=sys.stderr)
         return 2
 

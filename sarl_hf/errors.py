@@ -5,7 +5,7 @@ wrong in the library's terms; the command line adds how to fix it with its flags
 from __future__ import annotations
 
 __all__ = ["CorpusMismatch", "ResumeRequired", "IncompleteCorpus", "ArgumentRequired",
-           "ForeignFiles", "CorruptFile", "FolderInUse"]
+           "ForeignFiles", "CorruptFile", "FolderInUse", "HubError"]
 
 
 class CorpusMismatch(ValueError):
@@ -49,3 +49,8 @@ class CorruptFile(ValueError):
 
 class FolderInUse(RuntimeError):
     """Another process holds the lock of an output folder."""
+
+
+class HubError(RuntimeError):
+    """The Hugging Face Hub refused a request or could not be reached; the message says
+    which request and what came back, on one line."""

@@ -15,6 +15,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import hashlib  # noqa: E402
+import importlib.util  # noqa: E402
 import logging  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -41,6 +42,15 @@ FILES_KEPT_S = 3600  # rendered files older than this are removed
 MAX_CONCURRENT = 2  # events of a kind running at once; the others wait in the queue
 MAX_QUEUE = 16  # requests waiting at most; more are turned away at once
 LOG = logging.getLogger("sarl_explorer")
+#: Packaged encoders that need a package beyond sarl_hf's requirements: offered only where
+#: it is installed (the Space does not install Resemblyzer, whose dependencies do not build).
+NEEDS = {"ge2e": "resemblyzer"}
+
+
+def offered_encoders():
+    """The packaged encoders this page offers: those whose packages are installed."""
+    return [name for name in packaged_encoders()
+            if name not in NEEDS or importlib.util.find_spec(NEEDS[name]) is not None]
 
 
 class Explorer:
@@ -176,7 +186,7 @@ def build_demo(sources=None, workdir=None):
         with gr.Tab("Scene and sweep"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    encoder = gr.Dropdown(list(packaged_encoders()), value="sarl-spatial",
+                    encoder = gr.Dropdown(offered_encoders(), value="sarl-spatial",
                                           allow_custom_value=True, label="encoder (or a Hub "
                                           "model id, e.g. facebook/wav2vec2-base)",
                                           elem_id="encoder")

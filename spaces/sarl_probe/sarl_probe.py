@@ -25,6 +25,12 @@ CONFIGS = TASK_NAMES + ("all",)
 VALUE_UNITS = {"azimuth": "degrees", "elevation": "degrees", "distance": "metres",
                "rt60": "seconds", "volume": "m³"}
 
+#: The Space this module is published to (``sarl publish evaluate --repo-id`` writes the
+#: one it uploads to): the module's homepage, and its code with the bundled ``sarl_hf``.
+SPACE_ID = "sarl-hf/sarl_probe"
+HOMEPAGE = f"https://huggingface.co/spaces/{SPACE_ID}"
+LICENSE = "apache-2.0"
+
 _CITATION = """\
 @software{sarl_hf,
   title = {sarl\\_hf: the SARL spatial audio representation benchmark for Hugging Face},
@@ -469,6 +475,9 @@ class SarlProbe(evaluate.Metric):
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=_features(self.config_name),
+            homepage=HOMEPAGE,
+            codebase_urls=[f"{HOMEPAGE}/tree/main"],
+            license=LICENSE,
             reference_urls=["https://huggingface.co/docs/evaluate"],
         )
 

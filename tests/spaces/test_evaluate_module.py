@@ -68,6 +68,13 @@ def test_load_every_config():
         load("loudness")
 
 
+def test_info_names_homepage_code_and_licence():
+    info = load("azimuth").info
+    assert info.homepage == "https://huggingface.co/spaces/sarl-hf/sarl_probe"
+    assert info.codebase_urls == [f"{info.homepage}/tree/main"]
+    assert info.license == "apache-2.0"
+
+
 def test_azimuth_far_above_chance(data):
     embeddings, labels = data
     results = load("azimuth").compute(embeddings=embeddings, references=labels["azimuth"],
