@@ -1,9 +1,13 @@
 """Files every stage writes and checks: one atomic writer, one file hash, one JSON digest,
 one WAV encoder.
 
-A file is written to a hidden temporary name in its own folder (``.<name>.<random>.part``)
-and renamed into place, so a reader never sees half a file and an interrupted run leaves
-only ``.part`` files, which :func:`remove_partial_files` clears before a rerun.
+A file is written to an unnamed temporary file in its own folder (Linux ``O_TMPFILE``),
+which gets a hidden name (``.<name>.<random>.part``) only once complete, for the instant
+before it is renamed into place: a reader never sees half a file, and a run killed even
+with SIGKILL leaves nothing behind (the kernel frees an unnamed file with its last
+descriptor). Where ``O_TMPFILE`` is missing (other systems, some file systems) the file is
+written under the hidden name from the start, so an interrupted run can leave ``.part``
+files, which :func:`remove_partial_files` clears before a rerun.
 """
 
 from __future__ import annotations
@@ -43,20 +47,74 @@ def atomic_write(path, content) -> None:
     path : str or Path
     content : bytes, str or callable
         The bytes or text (UTF-8) to write, or ``write(tmp_path)``, a function that
-        writes the file at ``tmp_path``.
+        writes the file at ``tmp_path`` (a ``/proc/self/fd`` path for an unnamed file).
 
-    The file gets the usual permissions of a new file (``mkstemp``'s temporary files are
-    private, 0o600); on any error the temporary file is removed and ``path`` is untouched.
+    The file gets the usual permissions of a new file; on any error nothing is left and
+    ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _unnamed_file(path.parent)
+    if fd is None:
+        _write_named(path, content)
+        return
+    try:
+        _write_content(f"/proc/self/fd/{fd}", content)
+        os.fchmod(fd, _default_file_mode())
+        _link_into_place(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _unnamed_file(folder: Path):
+    """A descriptor of a new unnamed (``O_TMPFILE``) file in ``folder``, or None where the
+    system or file system has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not Path("/proc/self/fd").is_dir():
+        return None
+    try:
+        return os.open(folder, flag | os.O_RDWR, 0o600)
+    except OSError:
+        return None
+
+
+def _link_into_place(fd: int, path: Path) -> None:
+    """Give the unnamed file ``fd`` a hidden name beside ``path``, then rename it there."""
+    # with a dir_fd, os.link calls linkat(AT_SYMLINK_FOLLOW), which links the file the
+    # /proc entry points at (plain link() would link the symlink itself: EXDEV)
+    proc_fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(100):
+            tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}{PARTIAL_SUFFIX}"
+            try:
+                os.link(str(fd), tmp, src_dir_fd=proc_fd, follow_symlinks=True)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(f"no free temporary name beside {path}")
+    finally:
+        os.close(proc_fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_content(tmp: str, content) -> None:
+    if callable(content):
+        content(tmp)
+    else:
+        Path(tmp).write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def _write_named(path: Path, content) -> None:
+    """:func:`atomic_write` where no unnamed file can be made: a hidden ``.part`` name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
     os.close(fd)
     try:
-        if callable(content):
-            content(tmp)
-        else:
-            Path(tmp).write_bytes(content.encode() if isinstance(content, str) else content)
+        _write_content(tmp, content)
         os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:

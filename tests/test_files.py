@@ -49,6 +49,49 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
 
 
+_HALF_WRITE = """
+import sys, time
+from pathlib import Path
+from sarl_hf.files import atomic_write
+def write(tmp):
+    with open(tmp, "wb") as handle:
+        handle.write(b"half" * 1000)
+        handle.flush()
+        print("writing", flush=True)
+        time.sleep(60)
+atomic_write(Path(sys.argv[1]) / "shard.parquet", write)
+"""
+
+
+def test_a_write_killed_with_sigkill_leaves_nothing_behind(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", _HALF_WRITE, str(tmp_path)],
+                             stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        # mid-write the folder holds no name at all: the file is unnamed until complete
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_where_no_unnamed_file_can_be_made_a_hidden_part_name_is_used(tmp_path, monkeypatch):
+    import sarl_hf.files as files
+    monkeypatch.setattr(files, "_unnamed_file", lambda folder: None)
+    seen = []
+    atomic_write(tmp_path / "x.txt", lambda tmp: (seen.append(Path(tmp).name),
+                                                  Path(tmp).write_text("x")))
+    assert seen[0].startswith(".x.txt.") and seen[0].endswith(PARTIAL_SUFFIX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == files._default_file_mode()
+
+
 def test_partial_files_left_by_a_killed_run_are_removed(tmp_path):
     stray = tmp_path / "a" / f".x.json.abc{PARTIAL_SUFFIX}"
     stray.parent.mkdir()

@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .lbfgs import minimise_blocks
+from .newton import fits_newton
+from .newton import softmax_newton_direction
 
 BACKENDS = ("torch", "sklearn")
 #: Below this many feature values, fits run on one CPU thread: threads only add
@@ -83,6 +85,9 @@ def principal_basis(x_train, device="cpu") -> Basis:
 GRAD_TOL = 1e-7
 #: ... or the relative decrease of its objective in one step.
 LOSS_TOL = 1e-12
+#: Principal axes whose train variance is at most this share of the largest are left out
+#: of the classifiers' fit (their weight is zero at the optimum).
+RANK_TOL = 1e-10
 #: L-BFGS steps per strength at most (a task still short of GRAD_TOL then is reported).
 MAX_STEPS = 3000
 
@@ -194,7 +199,7 @@ class _SoftmaxObjective:
         grad_bias = residual.sum(1) / n
         zeros = torch.zeros(tasks, dtype=weight.dtype, device=weight.device)
         penalty = zeros.clone().index_add_(0, self.task_of, (weight * weight).sum(0))
-        largest = torch.maximum(grad_weight.abs().amax(0), grad_bias.abs())
+        largest = torch.cat([grad_weight, grad_bias[None]]).abs().amax(0)
         measure = zeros.scatter_reduce(0, self.task_of, largest, "amax")
         return (cross_entropy + 0.5 * alpha * penalty) / n, grad_weight, grad_bias, measure
 
@@ -240,6 +245,21 @@ class _ScaledSoftmax:
                                                                self.alpha)
         return losses, torch.cat([grad_weight / scale, grad_bias[None]]), measure
 
+    def newton_direction(self, theta, tasks, gradient):
+        """Newton's step in these (scaled) parameters (:mod:`~.newton`)."""
+        import torch
+
+        sub, _, scale = self._subset(tasks)
+        z = sub.z
+        probabilities = sub.log_softmax((theta[:-1] / scale).T @ z.T + theta[-1][:, None]).exp_()
+        ones = torch.ones(len(z), 1, dtype=z.dtype, device=z.device)
+        penalty = torch.full((len(theta),), self.alpha / len(z), dtype=z.dtype, device=z.device)
+        penalty[-1] = 0.0
+        unscaled = torch.cat([gradient[:-1] * scale, gradient[-1:]])
+        step = softmax_newton_direction(torch.cat([z, ones], 1), probabilities, unscaled,
+                                        penalty, sub.groups)
+        return torch.cat([step[:-1] * scale, step[-1:]])
+
 
 def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dtype, max_steps,
                     basis, report):
@@ -247,12 +267,15 @@ def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dty
 
     kind = torch_dtype(dtype)
     tolerance = GRAD_TOL if kind == torch.float64 else 100 * GRAD_TOL
-    z, *z_evaluate = _rotated([x_train, *evaluate], basis, kind, device)
+    # axes without train variance get zero weight at the optimum: fit on the others only
+    rank = basis.eigenvalues > RANK_TOL * basis.eigenvalues.abs().max().clamp_min(1e-300)
+    z, *z_evaluate = [a[:, rank] for a in _rotated([x_train, *evaluate], basis, kind, device)]
     y = torch.as_tensor(np.asarray(y_train).reshape(len(z), -1), dtype=torch.int64,
                         device=device)
     objective = _SoftmaxObjective(z, y, num_classes, kind)
     n, d = z.shape
-    variance = (basis.eigenvalues.clamp_min(0) / n).to(kind)[:, None]
+    newton = fits_newton(n, d, num_classes)
+    variance = (basis.eigenvalues[rank] / n).to(kind)[:, None]
     weight = torch.zeros(d, objective.width, dtype=kind, device=device)
     bias = torch.zeros(objective.width, dtype=kind, device=device)
     predictions, steps, gradients = {}, {}, {}
@@ -262,7 +285,7 @@ def _torch_classify(x_train, y_train, evaluate, alphas, num_classes, device, dty
         theta = torch.cat([weight * scale, bias[None]])
         theta, steps[index], measure = minimise_blocks(
             _ScaledSoftmax(objective, scale, alpha), theta, len(num_classes),
-            grad_tol=tolerance, loss_tol=LOSS_TOL, max_steps=max_steps)
+            grad_tol=tolerance, loss_tol=LOSS_TOL, max_steps=max_steps, newton=newton)
         weight, bias = theta[:-1] / scale, theta[-1]
         gradients[index] = float(measure.max())
         predictions[index] = [objective.predict(e, weight, bias) for e in z_evaluate]

@@ -93,8 +93,13 @@ def _remember(memory, s_step, y_step, curved, history):
 
 
 def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int, *,
-                    grad_tol: float, loss_tol: float, max_steps: int, history: int = 20):
+                    grad_tol: float, loss_tol: float, max_steps: int, history: int = 20,
+                    newton: bool = False):
     """Minimise every block of ``problem`` from ``theta`` (rows, columns).
+
+    With ``newton``, each step's direction is ``problem.newton_direction(x, blocks,
+    gradient)`` (Newton's step, from the exact Hessian) instead of the L-BFGS direction;
+    line search and convergence tests are the same.
 
     Returns
     -------
@@ -133,13 +138,17 @@ def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int,
             theta[:, columns] = x
             break
         count = len(active)
-        direction = _direction(gradient, memory, segments, count)
+        if newton:
+            direction = problem.newton_direction(x, active, gradient)
+        else:
+            direction = _direction(gradient, memory, segments, count)
         slope = _segment_dot(gradient, direction, segments, count)
         uphill = (slope >= 0)[segments]  # a stale memory: fall back to the gradient there
         direction[:, uphill] = -gradient[:, uphill]
         slope = _segment_dot(gradient, direction, segments, count)
         step = torch.ones(count, dtype=x.dtype, device=x.device)
-        if memory is None:  # scale a first step by the gradient, as torch's L-BFGS does
+        if memory is None and not newton:  # scale a first step by the gradient, as
+            # torch's L-BFGS does
             total = _segment_dot(gradient.abs(), torch.ones_like(gradient), segments, count)
             step = (1.0 / total.clamp_min(1e-300)).clamp(max=1.0)
         new_loss, new_gradient, new_measure, step = _line_search(
@@ -149,7 +158,8 @@ def minimise_blocks(problem: BlockProblem, theta: torch.Tensor, num_blocks: int,
         y_step = new_gradient - gradient
         sy = _segment_dot(s_step, y_step, segments, count)
         curved = moved & (sy > 1e-10 * _segment_dot(y_step, y_step, segments, count))
-        memory = _remember(memory, s_step, y_step, curved, history)
+        if not newton:
+            memory = _remember(memory, s_step, y_step, curved, history)
         flat = loss - new_loss <= loss_tol * new_loss.abs().clamp_min(1.0)
         stopped = ~moved | (moved & flat)
         x = torch.where(moved[segments], x + s_step, x)

@@ -214,6 +214,7 @@ def test_killed_run_resumes_to_identical_bytes(corpus, tmp_path):
     folder = tmp_path / "killed"
     _run_until_first_shard(folder)
     assert not (folder / "manifest.json").exists(), "the run ended before it was killed"
+    assert not list(folder.rglob("*.part"))  # the shard it was writing had no name yet
     assert INCOMPLETE_MARK in (folder / "README.md").read_text()
     with pytest.raises(DataFilesNotFoundError):  # an unfinished folder never loads
         datasets.load_dataset(str(folder), split="train", streaming=True)

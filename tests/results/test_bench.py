@@ -13,7 +13,7 @@ from sarl_hf.probing.tasks import TASK_NAMES
 
 ARGS = ["--scenes", "30", "--duration", "0.5", "--encoders", "sarl-spatial,sarl-logmel",
         "--formats", "stereo", "--sensitivity-anchors", "2", "--multisource-scenes", "20",
-        "--n-boot", "50", "--mlp", "--no-progress"]
+        "--n-boot", "50", "--no-progress"]
 
 
 def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
@@ -45,11 +45,7 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     assert "| mono | sarl-logmel (stereo) |" in report
     assert "| handcrafted | sarl-spatial (stereo), sarl-logmel (stereo) |" in report
     assert "| sarl-spatial | stereo |" in report and "| chance |" in report
-    assert "Multisource scenes" in report and "MLP probe" in report
-    for task in TASK_NAMES:
-        mlp = spatial["mlp"][task]
-        assert 0 <= mlp["accuracy"] <= 1 and mlp["n_test"] == 6
-        assert mlp["layer"] == spatial["best_layer"][task]
+    assert "Multisource scenes" in report and "MLP probe" not in report
     for name in ("accuracy.png", "layers.png", "sensitivity.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "results.md" in stdout
@@ -81,6 +77,19 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     assert f"{stored[0]} is not stored probe results" in said
     assert f"{stored[1]} does not match its sha256" in said
     assert json.loads((out / "results.json").read_text()) == results  # the same numbers
+
+    # the MLP probe on the layers chosen above (one encoder: its cost is the MLP's alone)
+    mlp_args = ARGS[:ARGS.index("--encoders")] + ["--encoders", "sarl-spatial"] \
+        + ARGS[ARGS.index("--encoders") + 2:] + ["--mlp"]
+    code, _, stderr = run_cli(["bench", "--out", str(out)] + mlp_args)
+    assert code == 0, stderr
+    with_mlp = json.loads((out / "results.json").read_text())["encoders"]["sarl-spatial"]
+    assert with_mlp["stereo"]["layers"] == spatial["layers"]  # the linear probes reused
+    assert "MLP probe" in (out / "results.md").read_text()
+    for task in TASK_NAMES:
+        mlp = with_mlp["stereo"]["mlp"][task]
+        assert 0 <= mlp["accuracy"] <= 1 and mlp["n_test"] == 6
+        assert mlp["layer"] == spatial["best_layer"][task]
 
 
 def test_bench_refuses_a_folder_in_use(tmp_path):
