@@ -120,7 +120,12 @@ def _add_generate(sub):
     p.add_argument("--sensitivity-anchors", type=int, default=None,
                    help="anchor scenes of the sensitivity config (default max(1, "
                    "scenes/100); 0: none)")
-    p.add_argument("--scenes-per-shard", type=int, default=500, help="rows per parquet file")
+    p.add_argument("--scenes-per-shard", type=int, default=500,
+                   help="rows per parquet file at most (files also stay under 500 MB; "
+                   "default 500)")
+    p.add_argument("--shards-per-split", type=int, default=8,
+                   help="parquet files per split at least, one per DataLoader worker "
+                   "(default 8)")
     p.add_argument("--mode", choices=MODES, default="fast", help="renderer")
     p.add_argument("--sofa", default=None, help="SOFA HRTF file for binaural")
     p.add_argument("--num-proc", type=int, default=1, help="parallel processes")
@@ -138,7 +143,8 @@ def _run_generate(args) -> int:
                       sample_rate=args.sample_rate, duration_s=args.duration,
                       multisource_scenes=args.multisource_scenes,
                       sensitivity_anchors=args.sensitivity_anchors,
-                      scenes_per_shard=args.scenes_per_shard, mode=args.mode,
+                      scenes_per_shard=args.scenes_per_shard,
+                      shards_per_split=args.shards_per_split, mode=args.mode,
                       bank=bank.to_dict(), sofa_path=args.sofa)
     print(f"designing the corpus ({bank.name} bank, {len(bank.classes)} classes; configs "
           f"{', '.join(plan.configs())}) ...", flush=True)
