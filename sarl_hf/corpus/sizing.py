@@ -22,6 +22,9 @@ WAV_HEADER_BYTES = 58
 #: Bytes of a row besides its audio, at most: labels, sources, caption and the spec as
 #: JSON are under 3 kB (3 sources); the rest is room for parquet's page headers.
 ROW_LABEL_BYTES = 8192
+#: Bytes of a data file besides its rows, at most: the footer (schema, ``datasets``'
+#: features, row-group metadata) is about 20 kB.
+FILE_OVERHEAD_BYTES = 65536
 
 
 def row_bytes(num_channels: int, num_samples: int) -> int:
@@ -43,12 +46,18 @@ def plan_row_bytes(plan: CorpusPlan, config: str) -> int:
     return row_bytes(channels, int(round(plan.duration_s * plan.sample_rate)))
 
 
+def file_bytes(rows: int, bytes_per_row: int) -> int:
+    """Bytes a data file of ``rows`` rows of ``bytes_per_row`` takes, at most."""
+    return rows * bytes_per_row + FILE_OVERHEAD_BYTES
+
+
 def shard_count(rows: int, bytes_per_row: int, max_rows: int, min_files: int,
                 max_bytes: int = MAX_SHARD_BYTES) -> int:
     """Files a split of ``rows`` rows is cut into (rows spread evenly, :func:`shard_bounds`).
 
     The fewest files such that none holds more than ``max_rows`` rows or more than
-    ``max_bytes`` bytes, and at least ``min_files`` (or ``rows``, when fewer).
+    ``max_bytes`` bytes (:func:`file_bytes`), and at least ``min_files`` (or ``rows``,
+    when fewer).
 
     >>> shard_count(3000, 1_032_250, max_rows=500, min_files=8)
     8
@@ -57,10 +66,10 @@ def shard_count(rows: int, bytes_per_row: int, max_rows: int, min_files: int,
     """
     if rows < 1:
         return 0
-    if bytes_per_row > max_bytes:
+    if file_bytes(1, bytes_per_row) > max_bytes:
         raise ValueError(f"one row takes {bytes_per_row} bytes, more than a data file may "
                          f"hold ({max_bytes}); shorten the scenes or lower the sample rate")
-    per_file = min(max_rows, max_bytes // bytes_per_row)
+    per_file = min(max_rows, (max_bytes - FILE_OVERHEAD_BYTES) // bytes_per_row)
     return min(rows, max(min_files, -(-rows // per_file)))
 
 
