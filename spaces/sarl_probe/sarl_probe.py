@@ -13,6 +13,7 @@ import datasets
 import evaluate
 import numpy as np
 
+from sarl_hf.citation import CITATION
 from sarl_hf.probing.protocol import MIN_SPLIT_ROWS, probe
 from sarl_hf.probing.tasks import TASK_NAMES, get_task
 from sarl_hf.scene.factors import FactorConfig, nominal_levels
@@ -24,15 +25,6 @@ CONFIGS = TASK_NAMES + ("all",)
 #: Tasks whose references are exact values (floats) and the unit they are given in.
 VALUE_UNITS = {"azimuth": "degrees", "elevation": "degrees", "distance": "metres",
                "rt60": "seconds", "volume": "m³"}
-
-_CITATION = """\
-@software{sarl_hf,
-  title = {sarl\\_hf: the SARL spatial audio representation benchmark for Hugging Face},
-  author = {{sarl\\_hf contributors}},
-  year = {2025},
-  note = {Linear-probe protocol of the SARL benchmark, distributed as an evaluate module}
-}
-"""
 
 _DESCRIPTION = """\
 SARL probe: decode spatial factors (azimuth, elevation, distance, source class, RT60, room
@@ -466,7 +458,7 @@ class SarlProbe(evaluate.Metric):
         return evaluate.MetricInfo(
             module_type="metric",
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=_features(self.config_name),
             reference_urls=["https://huggingface.co/docs/evaluate"],
