@@ -173,14 +173,17 @@ def _add_embed(sub):
                        "Under `accelerate launch -m sarl_hf.cli embed ...` the shards are "
                        "split over the processes.")
     p.add_argument("--corpus", required=True, help="folder written by sarl generate")
-    p.add_argument("--config", required=True, help="config to embed, e.g. stereo")
+    p.add_argument("--config", required=True,
+                   help="config to embed, e.g. stereo, multisource_stereo, or multisource "
+                   "with --format")
     p.add_argument("--encoder", required=True, help=", ".join(encoder_names()))
     p.add_argument("--cache", default="out/embeddings", help="cache root")
     p.add_argument("--splits", type=_names, default=None,
                    help=f"comma-separated splits from {','.join(SPLITS)} (default: every "
                    "split the config has)")
     p.add_argument("--format", default=None, dest="channel_format",
-                   help="for multisource and sensitivity: the channel format to embed")
+                   help="with --config multisource or sensitivity: the channel format "
+                   "(reads the config <kind>_<format>)")
     p.add_argument("--channel-policy", default=None,
                    help="downmix, per_channel_concat, channel:K or native (default: the "
                    "encoder's)")

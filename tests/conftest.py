@@ -129,7 +129,7 @@ class OracleEncoder(Encoder):
 
         super().__init__(channel_policy)
         self.captions = {}
-        for path in sorted(Path(corpus).glob("data/multisource/*.parquet")):
+        for path in sorted(Path(corpus).glob("data/multisource_*/*.parquet")):
             for row in pq.read_table(path, columns=["audio", "caption"]).to_pylist():
                 key = hashlib.sha256(audio_array(row["audio"]).tobytes()).hexdigest()
                 self.captions[key] = row["caption"]

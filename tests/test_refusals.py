@@ -58,8 +58,8 @@ COMMAND_LINE = [
     (["embed", "--config", "stereo", "--splits", "bogus", "--encoder", "sarl-logmel"],
      r"splits: \['bogus'\] not among \('train', 'validation', 'test'\)"),
     (["embed", "--config", "sensitivity", "--format", "mono", "--splits", "train",
-      "--encoder", "sarl-logmel"], r"config 'sensitivity' of .* has no \['train'\] split; it "
-                                   r"has \['test'\]"),
+      "--encoder", "sarl-logmel"],
+     r"config 'sensitivity_mono' of .* has no \['train'\] split; it has \['test'\]"),
     (["embed", "--config", "octo", "--encoder", "sarl-logmel"],
      r"has no config 'octo'; its configs are"),
     (["embed", "--config", "stereo", "--encoder", "sarl-logmel", "--device", "bogus"],

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..acoustics.formats import FORMATS, check_formats, format_names
 from ..checks import check_integer
+from ..errors import ArgumentRequired
 from ..files import json_digest
 from ..rendering.renderer import MODES
 from ..scene.balanced import design
@@ -63,18 +64,28 @@ def parse_config(config: str) -> tuple[str, str]:
 
 def stored_config(config: str, channel_format: str | None = None) -> str:
     """The config that holds ``config``'s rows of ``channel_format``: ``multisource`` and
-    ``stereo`` give ``multisource_stereo``; a full config name is returned as it is
-    (``channel_format``, when given, must be its format)."""
+    ``stereo`` give ``multisource_stereo``; any other name is returned as it is (for a
+    known config, ``channel_format``, when given, must be its format).
+
+    ArgumentRequired (``channel_format``) for a kind without a format.
+    """
     if config in SPECIAL_CONFIGS:
-        if channel_format is None:
-            raise ValueError(f"config {config!r} needs a channel format: one of "
-                             f"{format_names()}")
-        config = special_config(config, channel_format)
-    _, fmt = parse_config(config)
-    if channel_format not in (None, fmt):
+        if channel_format not in format_names():
+            raise ArgumentRequired(f"config {config!r} holds one config per channel format: "
+                                   f"choose one with channel_format from {format_names()}",
+                                   "channel_format")
+        return special_config(config, channel_format)
+    fmt = config_format(config)
+    if fmt is not None and channel_format not in (None, fmt):
         raise ValueError(f"config {config!r} holds only {fmt!r} rows, not "
                          f"{channel_format!r}")
     return config
+
+
+def config_format(config: str) -> str | None:
+    """The channel format of a config (``foa`` for ``foa`` and ``sensitivity_foa``), or
+    None for a name that is no config."""
+    return parse_config(config)[1] if config in config_names() else None
 
 
 def split_sizes(scenes: int) -> dict:

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..corpus.integrity import manifest_records, open_shard, read_manifest
+from ..corpus.plan import config_format
 from ..corpus.plan import parse_config
 from ..corpus.plan import stored_config
 from ..corpus.schema import audio_array
@@ -70,15 +71,18 @@ class EmbedReport:
     embedded: list  # part files written by this process
 
 
-def check_request(manifest: dict, corpus, config: str, splits, channel_format) -> list:
-    """The splits to embed, after refusing what the corpus cannot give: a split name other
-    than the three, a split the config lacks (when asked for by name), a format the
-    corpus was not generated in."""
-    present = [s for s in SPLITS if manifest_records(manifest, config, s)]
+def check_request(manifest: dict, corpus, config: str, splits, channel_format=None) -> list:
+    """The splits to embed, after refusing what the corpus cannot give: a format the
+    corpus was not generated in, a config it lacks, a split name other than the three, a
+    split the config lacks (when asked for by name)."""
     formats = manifest["plan"]["formats"]
-    if channel_format not in formats:
+    if channel_format is not None and channel_format not in formats:
         raise ValueError(f"channel_format {channel_format!r} is not a format of {corpus}: it "
                          f"was generated in {formats}")
+    present = [s for s in SPLITS if manifest_records(manifest, config, s)]
+    if not present:
+        configs = sorted({r["config"] for r in manifest["files"]})
+        raise ValueError(f"{corpus} has no config {config!r}; its configs are {configs}")
     if splits is None:
         return present
     if isinstance(splits, str) or not splits:
@@ -126,10 +130,10 @@ def embed_corpus(encoder, corpus, config: str, cache, splits=None, batch_size: i
     """
     manifest = read_manifest(corpus)
     stored = stored_config(config, channel_format)
+    splits = check_request(manifest, corpus, stored, splits, channel_format)
     kind, channel_format = parse_config(stored)
     folder = cache_dir(cache, encoder, corpus, stored, manifest)
     key = cache_key(channel_format if kind == "format" else kind, channel_format)
-    splits = check_request(manifest, corpus, stored, splits, channel_format)
     records = {s: manifest_records(manifest, stored, s) for s in splits}
     main = process_index == 0
     with folder_lock(folder, f"sarl embed: {encoder.name} on {config}") if main else             contextlib.nullcontext():
@@ -183,8 +187,8 @@ def embed_in_processes(encoder_name: str, corpus, config: str, cache, splits=Non
     from ..encoders.registry import load_encoder
 
     state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
-    encoder = load_encoder(encoder_name,
-                           channel_format=parse_config(stored_config(config, channel_format))[1],
+    stored = stored_config(config, channel_format)
+    encoder = load_encoder(encoder_name, channel_format=config_format(stored) or stored,
                            device=device or str(state.device), **options)
     report = embed_corpus(encoder, corpus, config, cache, splits, batch_size=batch_size,
                           progress=progress and state.is_main_process,
