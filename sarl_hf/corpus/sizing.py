@@ -66,11 +66,22 @@ def shard_count(rows: int, bytes_per_row: int, max_rows: int, min_files: int,
     """
     if rows < 1:
         return 0
+    check_row_bytes(bytes_per_row, max_bytes)
+    per_file = min(max_rows, (max_bytes - FILE_OVERHEAD_BYTES) // bytes_per_row)
+    return min(rows, max(min_files, -(-rows // per_file)))
+
+
+def check_row_bytes(bytes_per_row: int, max_bytes: int = MAX_SHARD_BYTES) -> None:
+    """Refuse rows too large for a data file of ``max_bytes`` (with its footer)."""
     if file_bytes(1, bytes_per_row) > max_bytes:
         raise ValueError(f"one row takes {bytes_per_row} bytes, more than a data file may "
                          f"hold ({max_bytes}); shorten the scenes or lower the sample rate")
-    per_file = min(max_rows, (max_bytes - FILE_OVERHEAD_BYTES) // bytes_per_row)
-    return min(rows, max(min_files, -(-rows // per_file)))
+
+
+def check_plan_rows(plan: CorpusPlan) -> None:
+    """Refuse, before any work, a plan whose rows do not fit in a data file."""
+    for config in plan.configs():
+        check_row_bytes(plan_row_bytes(plan, config))
 
 
 def shard_bounds(rows: int, count: int) -> list[tuple[int, int]]:
