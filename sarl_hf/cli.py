@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .acoustics.formats import FORMATS, check_formats, format_names
+from .corpus.card import default_config
 from .corpus.generation import generate
 from .corpus.plan import CorpusPlan
 from .corpus.summary import corpus_summary, format_summary, summarise
@@ -158,7 +159,9 @@ def _run_generate(args) -> int:
     if report.complete:
         print(corpus_summary(args.out, plan, bank))
         print(f"corpus complete: {args.out}/README.md, manifest.json, data/<config>/; load it "
-              f"with datasets.load_dataset({args.out!r}, {plan.configs()[0]!r})")
+              f"with datasets.load_dataset({args.out!r}) (config "
+              f"{default_config(plan.configs())!r}) or datasets.load_dataset({args.out!r}, "
+              "CONFIG)")
     else:
         print(f"{len(report.missing)} shards of other slices are not here yet; gather every "
               f"slice into one folder and run again with --resume to finish the card")

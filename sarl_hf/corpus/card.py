@@ -150,7 +150,7 @@ scene places a dry source in a room, and every factor below is balanced within e
 ```python
 from datasets import load_dataset
 from torch.utils.data import DataLoader
-from sarl_hf.corpus.batches import collate
+from sarl_hf.corpus.batches import collate  # the sarl_hf package
 
 ds = load_dataset("<this folder or repo>", split="train", streaming=True)  # `{default}`
 example = next(iter(ds))
