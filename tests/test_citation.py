@@ -10,7 +10,7 @@ from conftest import REPO
 
 from sarl_hf.citation import CITATION, citation_section
 
-BIBTEX_BLOCK = re.compile(r"```bibtex\n(.*?)\n```", re.S)
+BIBTEX_BLOCK = re.compile(r"```bibtex\n(.*?)\n```", re.DOTALL)
 
 
 def bibtex_blocks(text: str) -> list[str]:
@@ -43,4 +43,4 @@ def test_the_citation_is_valid_bibtex_shape():
     assert CITATION.startswith("@software{sarl_hf,") and CITATION.endswith("}")
     assert CITATION.count("{") == CITATION.count("}")
     for field in ("title", "author", "year"):
-        assert re.search(rf"^  {field} = \{{", CITATION, re.M), field
+        assert re.search(rf"^  {field} = \{{", CITATION, re.MULTILINE), field

@@ -21,9 +21,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..corpus.integrity import manifest_records, open_shard, read_manifest
-from ..corpus.plan import config_format
-from ..corpus.plan import parse_config
-from ..corpus.plan import stored_config
+from ..corpus.plan import config_format, parse_config, stored_config
 from ..corpus.schema import audio_array
 from ..files import atomic_write, remove_partial_files, write_json
 from ..locks import folder_lock
