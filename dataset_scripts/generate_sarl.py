@@ -20,6 +20,7 @@ from sarl_hf import cli
 PUBLISHED = ["--scenes", "5000", "--formats", "mono,stereo,binaural,foa,mic4", "--seed", "0",
              "--sample-rate", "16000", "--duration", "4.0", "--multisource-scenes", "1250",
              "--sensitivity-anchors", "50", "--scenes-per-shard", "500",
+             "--shards-per-split", "8",
              "--sources", "procedural", "--mode", "fast"]
 
 

@@ -53,6 +53,7 @@ _EXPORTS = {
     "generate": "sarl_hf.corpus.generation",
     "stream": "sarl_hf.corpus.streaming",
     "audio_array": "sarl_hf.corpus.schema",
+    "collate": "sarl_hf.corpus.batches",
     "load_encoder": "sarl_hf.encoders.registry",
     "register_encoder": "sarl_hf.encoders.registry",
     "Encoder": "sarl_hf.encoders.base",

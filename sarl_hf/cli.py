@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .acoustics.formats import FORMATS, check_formats, format_names
 from .cli_publish import add_publish
+from .corpus.card import default_config
 from .corpus.generation import generate
 from .corpus.plan import CorpusPlan
 from .corpus.summary import corpus_summary, format_summary, summarise
@@ -122,7 +123,12 @@ def _add_generate(sub):
     p.add_argument("--sensitivity-anchors", type=int, default=None,
                    help="anchor scenes of the sensitivity config (default max(1, "
                    "scenes/100); 0: none)")
-    p.add_argument("--scenes-per-shard", type=int, default=500, help="rows per parquet file")
+    p.add_argument("--scenes-per-shard", type=int, default=500,
+                   help="rows per parquet file at most (files also stay under 500 MB; "
+                   "default 500)")
+    p.add_argument("--shards-per-split", type=int, default=8,
+                   help="parquet files per split at least, one per DataLoader worker "
+                   "(default 8)")
     p.add_argument("--mode", choices=MODES, default="fast", help="renderer")
     p.add_argument("--sofa", default=None, help="SOFA HRTF file for binaural")
     p.add_argument("--num-proc", type=int, default=1, help="parallel processes")
@@ -140,7 +146,8 @@ def _run_generate(args) -> int:
                       sample_rate=args.sample_rate, duration_s=args.duration,
                       multisource_scenes=args.multisource_scenes,
                       sensitivity_anchors=args.sensitivity_anchors,
-                      scenes_per_shard=args.scenes_per_shard, mode=args.mode,
+                      scenes_per_shard=args.scenes_per_shard,
+                      shards_per_split=args.shards_per_split, mode=args.mode,
                       bank=bank.to_dict(), sofa_path=args.sofa)
     print(f"designing the corpus ({bank.name} bank, {len(bank.classes)} classes; configs "
           f"{', '.join(plan.configs())}) ...", flush=True)
@@ -154,7 +161,9 @@ def _run_generate(args) -> int:
     if report.complete:
         print(corpus_summary(args.out, plan, bank))
         print(f"corpus complete: {args.out}/README.md, manifest.json, data/<config>/; load it "
-              f"with datasets.load_dataset({args.out!r}, {plan.configs()[0]!r})")
+              f"with datasets.load_dataset({args.out!r}) (config "
+              f"{default_config(plan.configs())!r}) or datasets.load_dataset({args.out!r}, "
+              "CONFIG)")
     else:
         print(f"{len(report.missing)} shards of other slices are not here yet; gather every "
               f"slice into one folder and run again with --resume to finish the card")
@@ -169,14 +178,17 @@ def _add_embed(sub):
                        "Under `accelerate launch -m sarl_hf.cli embed ...` the shards are "
                        "split over the processes.")
     p.add_argument("--corpus", required=True, help="folder written by sarl generate")
-    p.add_argument("--config", required=True, help="config to embed, e.g. stereo")
+    p.add_argument("--config", required=True,
+                   help="config to embed, e.g. stereo, multisource_stereo, or multisource "
+                   "with --format")
     p.add_argument("--encoder", required=True, help=", ".join(encoder_names()))
     p.add_argument("--cache", default="out/embeddings", help="cache root")
     p.add_argument("--splits", type=_names, default=None,
                    help=f"comma-separated splits from {','.join(SPLITS)} (default: every "
                    "split the config has)")
     p.add_argument("--format", default=None, dest="channel_format",
-                   help="for multisource and sensitivity: the channel format to embed")
+                   help="with --config multisource or sensitivity: the channel format "
+                   "(reads the config <kind>_<format>)")
     p.add_argument("--channel-policy", default=None,
                    help="downmix, per_channel_concat, channel:K or native (default: the "
                    "encoder's)")

@@ -27,15 +27,16 @@ from sarl_hf.sources import ProceduralBank, gm_available  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 #: The tiny corpus: 10 scenes of 0.5 s in mono and stereo (6/2/2), 5 multisource scenes,
-#: 2 sensitivity anchors (84 variants per format), at most 4 rows per shard.
+#: 2 sensitivity anchors (84 variants per format), at most 4 rows per shard (rows spread
+#: evenly), no fewer files than that needs.
 TINY_SEED = 0
 TINY_PLAN = CorpusPlan(scenes=10, formats=("mono", "stereo"), seed=TINY_SEED, duration_s=0.5,
                        multisource_scenes=5, sensitivity_anchors=2, scenes_per_shard=4,
-                       bank=ProceduralBank(seed=TINY_SEED).to_dict())
+                       shards_per_split=1, bank=ProceduralBank(seed=TINY_SEED).to_dict())
 #: The same corpus as ``sarl generate`` arguments.
 TINY_ARGS = ["--scenes", "10", "--formats", "mono,stereo", "--seed", str(TINY_SEED),
              "--duration", "0.5", "--multisource-scenes", "5", "--sensitivity-anchors", "2",
-             "--scenes-per-shard", "4", "--no-progress"]
+             "--scenes-per-shard", "4", "--shards-per-split", "1", "--no-progress"]
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +129,7 @@ class OracleEncoder(Encoder):
 
         super().__init__(channel_policy)
         self.captions = {}
-        for path in sorted(Path(corpus).glob("data/multisource/*.parquet")):
+        for path in sorted(Path(corpus).glob("data/multisource_*/*.parquet")):
             for row in pq.read_table(path, columns=["audio", "caption"]).to_pylist():
                 key = hashlib.sha256(audio_array(row["audio"]).tobytes()).hexdigest()
                 self.captions[key] = row["caption"]

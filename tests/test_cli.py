@@ -67,7 +67,7 @@ def test_the_command_line_adds_its_flag_to_a_named_error(error, command, hint):
     assert cli.error_message(ValueError("plain"), command) == "plain"
 
 
-def test_embedding_a_mixed_config_without_a_format_names_the_flag(tiny_corpus, tmp_path):
+def test_embedding_a_kind_of_config_without_a_format_names_the_flag(tiny_corpus, tmp_path):
     code, _, err = run_cli(["embed", "--corpus", str(tiny_corpus), "--config", "multisource",
                             "--encoder", "sarl-logmel", "--cache", str(tmp_path)])
     assert code == 2 and "channel_format" in err and "--format" in err

@@ -12,10 +12,12 @@ from conftest import REPO
 
 PACKAGE = REPO / "sarl_hf"
 #: The stages in pipeline order; the shared modules come first, the command line last.
-STAGES = ["files", "splits", "registry", "errors", "checks", "locks", "processes", "sources",
+STAGES = ["files", "citation", "splits", "registry", "errors", "checks", "locks", "processes",
+          "sources",
           "acoustics", "scene", "rendering", "corpus", "encoders", "embeddings", "probing",
           "results", "publishing", "cli", "cli_publish"]
-LEVEL = {"files": 0, "splits": 0, "registry": 0, "errors": 0, "checks": 0, "locks": 0,
+LEVEL = {"files": 0, "citation": 0, "splits": 0, "registry": 0, "errors": 0, "checks": 0,
+         "locks": 0,
          "processes": 0, "sources": 1, "acoustics": 2,
          "scene": 3, "rendering": 4, "corpus": 5, "encoders": 6, "embeddings": 7,
          "probing": 8, "results": 9, "publishing": 10, "cli": 11, "cli_publish": 11}

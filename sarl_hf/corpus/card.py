@@ -9,8 +9,10 @@ from datasets.info import DatasetInfo, DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
 from .. import __version__
+from ..citation import citation_section
 from ..scene.factors import FACTORS, SOURCE_FACTORS, FactorConfig
 from ..splits import SPLITS
+from .plan import parse_config
 from .schema import EXACT_COLUMNS, corpus_features
 
 LICENSE = "cc-by-4.0"
@@ -44,27 +46,54 @@ BANK_NOTES = {
     "folder": "recordings from a local folder (class = sub-folder); their own licences apply",
     "dataset": "clips from a `datasets` audio dataset; its licence applies",
 }
-CITATION = """@software{sarl_hf,
-  title = {{SARL}: how much spatial information do frozen audio encoders keep?},
-  author = {{sarl\\_hf developers}},
-  year = {2026},
-  version = {%s},
-  note = {Spatial Audio Representation Learning benchmark, sarl_hf package}
-}""" % __version__
+#: The configs ``load_dataset(folder)`` may give without a config name, preferred first
+#: (else the corpus's first config): two channels, which carry direction (mono does not)
+#: and which most encoders take.
+PREFERRED_DEFAULTS = ("binaural", "stereo")
+#: ``size_categories`` of the Hub: (upper bound of rows, name).
+SIZE_CATEGORIES = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"),
+                   (10**6, "100K<n<1M"), (10**7, "1M<n<10M"), (10**8, "10M<n<100M"))
+KIND_NOTES = {
+    "multisource": "2–3 simultaneous sources with per-source labels and a caption",
+    "sensitivity": "one-factor-at-a-time variants of anchor scenes",
+}
+
+
+def default_config(configs: list[str]) -> str:
+    """The config a corpus with ``configs`` marks ``default``."""
+    return next((c for c in PREFERRED_DEFAULTS if c in configs), configs[0])
+
+
+def size_category(rows: int) -> str:
+    """The Hub's ``size_categories`` value of a dataset of ``rows`` rows.
+
+    >>> size_category(41750)
+    '10K<n<100K'
+    """
+    for bound, name in SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "n>1T" if rows >= 10**12 else "100M<n<1B" if rows < 10**9 else "1B<n<10B"
 
 
 def _card_data(plan, features, records) -> DatasetCardData:
     configs, infos = [], {}
+    default = default_config(plan.configs())
     for config in plan.configs():
         mine = [r for r in records if r["config"] == config]
         splits = [s for s in SPLITS if any(r["split"] == s for r in mine)]
         configs.append({"config_name": config, "data_files": [
             {"split": s, "path": f"data/{config}/{s}-*.parquet"} for s in splits]})
+        if config == default:
+            configs[-1]["default"] = True
         infos[config] = DatasetInfo(features=features, splits=SplitDict({
             s: SplitInfo(s, num_bytes=sum(r["num_bytes"] for r in mine if r["split"] == s),
                          num_examples=sum(r["num_rows"] for r in mine if r["split"] == s))
             for s in splits}))
     data = DatasetCardData(license=LICENSE, pretty_name="SARL spatial scenes",
+                           language=["en"],  # the captions
+                           size_categories=[size_category(sum(r["num_rows"]
+                                                              for r in records))],
                            task_categories=["audio-classification"],
                            tags=["spatial-audio", "room-acoustics", "binaural", "ambisonics",
                                  "probing", "synthetic"],
@@ -79,10 +108,10 @@ def _rows_table(plan, records) -> str:
     for config in plan.configs():
         counts = [str(sum(r["num_rows"] for r in records
                           if r["config"] == config and r["split"] == s)) for s in SPLITS]
-        what = FORMAT_NOTES.get(config) or (
-            "2–3 simultaneous sources with per-source labels and a caption; a row per "
-            "scene and format" if config == "multisource" else
-            "one-factor-at-a-time variants of anchor scenes; a row per variant and format")
+        kind, fmt = parse_config(config)
+        what = FORMAT_NOTES.get(fmt, fmt)
+        if kind != "format":
+            what = f"{KIND_NOTES[kind]}; `{fmt}`: {what}"
         lines.append(f"| `{config}` | {what} | " + " | ".join(counts) + " |")
     return "\n".join(lines)
 
@@ -106,7 +135,7 @@ def dataset_card(plan, bank, records: list[dict]) -> str:
     features = corpus_features(factors, bank.classes, plan.sample_rate)
     header = _card_data(plan, features, records).to_yaml()
     exact = "\n".join(f"  - `{name}`: {EXACT_NOTES[name]}" for name in EXACT_COLUMNS)
-    first = plan.configs()[0]
+    default, last = default_config(plan.configs()), plan.configs()[-1]
     return f"""---
 {header}
 ---
@@ -120,19 +149,32 @@ scene places a dry source in a room, and every factor below is balanced within e
 
 ```python
 from datasets import load_dataset
+from torch.utils.data import DataLoader
+from sarl_hf.corpus.batches import collate  # the sarl_hf package
 
-ds = load_dataset("<this folder or repo>", "{first}", split="train", streaming=True)
+ds = load_dataset("<this folder or repo>", split="train", streaming=True)  # `{default}`
 example = next(iter(ds))
 audio = example["audio"].get_all_samples().data   # (channels, samples), float32
 # example["audio"]["array"] is the mono downmix datasets gives
+
+ds = load_dataset("<this folder or repo>", "{last}", split="train", streaming=True)
+loader = DataLoader(ds, batch_size=32, num_workers=8, collate_fn=collate)
+batch = next(iter(loader))  # batch["audio"]: (32, channels, samples) float32 tensor;
+                            # batch["azimuth"]: int64 levels, batch["azimuth_deg"]: float32
 ```
 
 ## Configs
 
 {_rows_table(plan, records)}
 
-The format configs hold the same scenes (same geometry, clip and seed) in each format.
+Every config holds one channel format, so its `audio` column has one channel count; the
+format configs hold the same scenes (same geometry, clip and seed) in each format, and so
+do the `multisource_*` and the `sensitivity_*` configs. `{default}` is the default config.
 Sample rate {plan.sample_rate} Hz; {plan.duration_s:g} s per scene.
+
+Each split is cut into at least {plan.shards_per_split} parquet files (fewer only for a
+split with fewer rows) of at most {plan.scenes_per_shard} rows and 500 MB: a streaming
+`DataLoader` gives each worker whole files, so that many workers have work.
 
 ## Factors
 
@@ -141,7 +183,13 @@ Sample rate {plan.sample_rate} Hz; {plan.duration_s:g} s per scene.
 ## Columns
 
 - `audio`: float32 WAV, decoding to (channels, samples); `channel_format` names its
-  format.
+  format. Float32 WAV rather than FLAC: the rendered scenes are not bounded by full scale
+  (24-bit FLAC clipped 883 samples of 24 binaural scenes of the published design, an SNR
+  of 15 dB in the worst scene), a gain per scene would change the levels that carry
+  distance, and FLAC's bytes depend on the libFLAC build, while these are exact
+  (a re-render of `spec` gives them bit for bit) and the same on every machine. FLAC
+  would be 0.49× the size (`benchmarks/bench_audio_codec.py` in `sarl_hf`); zstd on the
+  WAV 0.92×.
 - One `ClassLabel` column per factor ({", ".join(f"`{f}`" for f in FACTORS)}): the
   nominal level of the primary source and of the room.
 - Exact values of what the rendered scene has:
@@ -149,7 +197,7 @@ Sample rate {plan.sample_rate} Hz; {plan.duration_s:g} s per scene.
 - `num_sources`, `sources`: per source its levels, exact direction and distance,
   `class_name` and `clip_id`; `caption`: an English sentence naming each source's
   content and place and the room.
-- `sensitivity` rows: `anchor_id`, `variant_factor` (the factor that moves) and
+- `sensitivity_*` rows: `anchor_id`, `variant_factor` (the factor that moves) and
   `variant_level`; empty and -1 in other configs.
 - `bank`, `clip_id`: the dry clip; `scene_id`; `spec`: the full scene spec as JSON, from
   which `sarl_hf` re-renders the scene exactly.
@@ -179,12 +227,7 @@ the corpus byte for byte.
 binaural format uses the MIT KEMAR HRTF measurements (Gardner and Martin,
 MIT Media Lab), distributed with libmysofa.
 
-## Citation
-
-```bibtex
-{CITATION}
-```
-"""
+{citation_section()}"""
 
 
 def incomplete_card(plan, done: int, total: int) -> str:

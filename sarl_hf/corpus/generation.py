@@ -51,6 +51,7 @@ from .card import dataset_card, incomplete_card
 from .integrity import foreign_files
 from .plan import MULTISOURCE_MAX_SOURCES, CorpusPlan
 from .shards import ROWS_PER_GROUP, ShardJob, job_is_done, read_record, run_job, shard_jobs
+from .sizing import check_plan_rows
 
 
 def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
@@ -237,6 +238,7 @@ def generate(out, plan: CorpusPlan, bank: SourceBank, *, num_proc: int = 1,
     if out.exists() and not out.is_dir():
         raise ValueError(f"out: {out} is a file; give a folder (new, empty, or one that holds "
                          "this corpus)")
+    check_plan_rows(plan)
     check_generation_memory(plan, bank, num_proc)
     start = time.perf_counter()
     with folder_lock(out, f"sarl generate: writing the corpus {plan.digest()}"):

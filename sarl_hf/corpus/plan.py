@@ -1,11 +1,13 @@
 """What a corpus holds: the plan (every parameter that decides its bytes), its configs and
 the scene specs of each config's splits, in the order they are stored.
 
-Configs: one per channel format (``mono``, ``stereo``, ``binaural``, ``foa``, ``mic4``;
-the same single-source scenes in each), ``multisource`` (2–3 simultaneous sources, with
-per-source labels and a caption) and ``sensitivity`` (one-factor-at-a-time variants of
-anchor scenes, ``test`` split only). The two last hold a row per scene and generated
-format, told apart by ``channel_format``.
+Every config holds one channel format, so its ``audio`` column has one channel count:
+one config per format (``mono``, ``stereo``, ``binaural``, ``foa``, ``mic4``; the same
+single-source scenes in each), and per format a ``multisource_<format>`` config (2–3
+simultaneous sources, with per-source labels and a caption) and a
+``sensitivity_<format>`` config (one-factor-at-a-time variants of anchor scenes, ``test``
+split only); the multisource (sensitivity) configs of different formats hold the same
+scenes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..acoustics.formats import FORMATS, check_formats, format_names
 from ..checks import check_integer
+from ..errors import ArgumentRequired
 from ..files import json_digest
 from ..rendering.renderer import MODES
 from ..scene.balanced import design
@@ -28,6 +31,7 @@ from ..sources import SourceBank, as_bank
 from ..sources.base import check_duration, check_sample_rate, check_seed
 from ..splits import SPLITS
 
+#: Kinds of config besides the single-source format configs: ``<kind>_<format>``.
 SPECIAL_CONFIGS = ("multisource", "sensitivity")
 #: Fraction of a corpus's scenes in the validation and in the test split.
 HELD_OUT_FRACTION = 0.2
@@ -36,8 +40,52 @@ MULTISOURCE_MAX_SOURCES = 3
 
 
 def config_names() -> tuple[str, ...]:
-    """Every config a corpus can hold: one per channel format, then the special ones."""
-    return format_names() + SPECIAL_CONFIGS
+    """Every config a corpus can hold: one per channel format, then the special ones
+    (``multisource_mono``, ..., ``sensitivity_mic4``)."""
+    return format_names() + tuple(special_config(kind, fmt) for kind in SPECIAL_CONFIGS
+                                  for fmt in format_names())
+
+
+def special_config(kind: str, channel_format: str) -> str:
+    """The name of the ``kind`` config (``multisource``, ``sensitivity``) of one format."""
+    return f"{kind}_{channel_format}"
+
+
+def parse_config(config: str) -> tuple[str, str]:
+    """``(kind, channel_format)`` of a config name: ``("format", "foa")`` for ``foa``,
+    ``("multisource", "foa")`` for ``multisource_foa``; ValueError for another name."""
+    if config in format_names():
+        return "format", config
+    kind, _, fmt = str(config).partition("_")
+    if kind not in SPECIAL_CONFIGS or fmt not in format_names():
+        raise ValueError(f"config must be one of {config_names()}, got {config!r}")
+    return kind, fmt
+
+
+def stored_config(config: str, channel_format: str | None = None) -> str:
+    """The config that holds ``config``'s rows of ``channel_format``: ``multisource`` and
+    ``stereo`` give ``multisource_stereo``; any other name is returned as it is (for a
+    known config, ``channel_format``, when given, must be its format).
+
+    ArgumentRequired (``channel_format``) for a kind without a format.
+    """
+    if config in SPECIAL_CONFIGS:
+        if channel_format not in format_names():
+            raise ArgumentRequired(f"config {config!r} holds one config per channel format: "
+                                   f"choose one with channel_format from {format_names()}",
+                                   "channel_format")
+        return special_config(config, channel_format)
+    fmt = config_format(config)
+    if fmt is not None and channel_format not in (None, fmt):
+        raise ValueError(f"config {config!r} holds only {fmt!r} rows, not "
+                         f"{channel_format!r}")
+    return config
+
+
+def config_format(config: str) -> str | None:
+    """The channel format of a config (``foa`` for ``foa`` and ``sensitivity_foa``), or
+    None for a name that is no config."""
+    return parse_config(config)[1] if config in config_names() else None
 
 
 def split_sizes(scenes: int) -> dict:
@@ -60,14 +108,14 @@ def derived_seed(seed: int, name: str) -> int:
 
 def config_specs(config: str, split: str, n: int, seed: int = 0,
                  factors: FactorConfig | None = None, bank: SourceBank | str | None = None,
-                 formats=FORMATS, sample_rate: int = 16000, duration_s: float = 4.0
-                 ) -> list[SceneSpec]:
+                 sample_rate: int = 16000, duration_s: float = 4.0) -> list[SceneSpec]:
     """The scene specs of one config and split, in the order they are stored.
 
     Parameters
     ----------
     config : str
-        A channel format, ``multisource`` or ``sensitivity``.
+        A config name (:func:`config_names`): a channel format, ``multisource_<format>``
+        or ``sensitivity_<format>``.
     split : str
     n : int
         Scenes of this split (anchor scenes for ``sensitivity``, whose only split is
@@ -75,9 +123,6 @@ def config_specs(config: str, split: str, n: int, seed: int = 0,
     seed : int
     factors : FactorConfig, optional
     bank : SourceBank, optional
-    formats : sequence of str
-        Formats the ``multisource`` and ``sensitivity`` rows are rendered in (format
-        after format); ignored by the format configs.
     sample_rate : int
         Hz.
     duration_s : float
@@ -86,28 +131,26 @@ def config_specs(config: str, split: str, n: int, seed: int = 0,
     -------
     list of SceneSpec
     """
-    if config not in config_names():
-        raise ValueError(f"config must be one of {config_names()}, got {config!r}")
+    kind, fmt = parse_config(config)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if n < 1:
         return []
     kwargs = dict(factors=factors, bank=as_bank(bank, seed), sample_rate=sample_rate,
                   duration_s=duration_s)
-    if config in format_names():
-        return design(n, split, seed, channel_format=config, **kwargs)
-    formats = check_formats(formats)
-    if config == "sensitivity":
+    if kind == "format":
+        return design(n, split, seed, channel_format=fmt, **kwargs)
+    if kind == "sensitivity":
         if split != "test":
-            raise ValueError("the sensitivity config has only a 'test' split")
-        specs = sensitivity_design(n, derived_seed(seed, config), split=split,
+            raise ValueError(f"the {config} config has only a 'test' split")
+        specs = sensitivity_design(n, derived_seed(seed, kind), split=split,
                                    id_prefix="sensitivity-", **kwargs)
-    else:
-        specs = design(n, split, derived_seed(seed, config), id_prefix="multisource-",
+    else:  # the same scenes in every format: the seed is the kind's, not the config's
+        specs = design(n, split, derived_seed(seed, kind), id_prefix="multisource-",
                        num_sources=MULTISOURCE_MAX_SOURCES, **kwargs)
         specs = [spec if i % 2 == 0 else _without_last_source(spec)
                  for i, spec in enumerate(specs)]
-    return [spec.with_format(fmt) for fmt in formats for spec in specs]
+    return [spec.with_format(fmt) for spec in specs]
 
 
 def _without_last_source(spec: SceneSpec) -> SceneSpec:
@@ -117,7 +160,8 @@ def _without_last_source(spec: SceneSpec) -> SceneSpec:
 #: Fewest scenes of a corpus: every split (60/20/20) then holds one.
 MIN_SCENES = 3
 PLAN_FIELDS = ("scenes", "formats", "seed", "sample_rate", "duration_s",
-               "multisource_scenes", "sensitivity_anchors", "scenes_per_shard", "mode",
+               "multisource_scenes", "sensitivity_anchors", "scenes_per_shard",
+               "shards_per_split", "mode",
                "bank", "factors", "sofa_path")
 
 
@@ -142,7 +186,11 @@ class CorpusPlan:
         Anchor scenes of the ``sensitivity`` config (test split); 0 leaves it out.
         Default ``max(1, scenes // 100)``.
     scenes_per_shard : int
-        Rows per parquet file at most.
+        Rows per parquet file at most (files also stay under 500 MB:
+        :mod:`~sarl_hf.corpus.sizing`).
+    shards_per_split : int
+        Parquet files per split at least (fewer only for a split of fewer rows), so that
+        a streaming ``DataLoader`` has a file for each of that many workers.
     mode : str
         Renderer mode.
     bank : dict
@@ -161,6 +209,7 @@ class CorpusPlan:
     multisource_scenes: int | None = None
     sensitivity_anchors: int | None = None
     scenes_per_shard: int = 500
+    shards_per_split: int = 8
     mode: str = "fast"
     bank: dict = field(default_factory=dict)
     factors: dict = field(default_factory=lambda: FactorConfig().to_dict())
@@ -178,6 +227,7 @@ class CorpusPlan:
         self.sensitivity_anchors = check_integer("sensitivity_anchors",
                                                  self.sensitivity_anchors, 0)
         self.scenes_per_shard = check_integer("scenes_per_shard", self.scenes_per_shard, 1)
+        self.shards_per_split = check_integer("shards_per_split", self.shards_per_split, 1)
         self.seed = check_seed(self.seed)
         self.sample_rate = check_sample_rate(self.sample_rate)
         self.duration_s = check_duration(self.duration_s)
@@ -209,18 +259,21 @@ class CorpusPlan:
         return cls(**d)
 
     def split_size(self, config: str, split: str) -> int:
-        """Scenes (anchors for ``sensitivity``) of one config's split."""
-        if config == "sensitivity":
+        """Scenes (anchors for ``sensitivity_<format>``) of one config's split."""
+        kind, _ = parse_config(config)
+        if kind == "sensitivity":
             return self.sensitivity_anchors if split == "test" else 0
-        return split_sizes(self.multisource_scenes if config == "multisource"
+        return split_sizes(self.multisource_scenes if kind == "multisource"
                            else self.scenes)[split]
 
     def configs(self) -> list[str]:
-        """Configs this plan writes, in order."""
-        return [c for c in config_names() if c in self.formats or
-                c in SPECIAL_CONFIGS and any(self.split_size(c, s) for s in SPLITS)]
+        """Configs this plan writes, in order: its formats, then per kind its formats."""
+        formats = [f for f in format_names() if f in self.formats]
+        special = [special_config(kind, fmt) for kind in SPECIAL_CONFIGS for fmt in formats]
+        return formats + [c for c in special
+                                     if any(self.split_size(c, s) for s in SPLITS)]
 
     def specs(self, config: str, split: str, bank: SourceBank) -> list[SceneSpec]:
         return config_specs(config, split, self.split_size(config, split), self.seed,
-                            FactorConfig.from_dict(self.factors), bank, self.formats,
+                            FactorConfig.from_dict(self.factors), bank,
                             self.sample_rate, self.duration_s)

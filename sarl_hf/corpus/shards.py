@@ -26,6 +26,7 @@ from ..sources import SourceBank
 from ..splits import SPLITS
 from .plan import CorpusPlan
 from .schema import corpus_features, scene_example
+from .sizing import plan_shard_count, shard_bounds
 
 
 def chunks(items: list, size: int) -> list[list]:
@@ -67,9 +68,9 @@ def shard_jobs(plan: CorpusPlan, bank: SourceBank) -> tuple[list[ShardJob], dict
             if not found:
                 continue
             specs[config, split] = found
-            bounds = chunks(list(range(len(found))), plan.scenes_per_shard)
-            jobs.extend(ShardJob(config, split, k, len(bounds), b[0], b[-1] + 1)
-                        for k, b in enumerate(bounds))
+            bounds = shard_bounds(len(found), plan_shard_count(plan, config, len(found)))
+            jobs.extend(ShardJob(config, split, k, len(bounds), start, stop)
+                        for k, (start, stop) in enumerate(bounds))
     return jobs, specs
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datasets import IterableDataset
 
-from ..acoustics.formats import FORMATS
 from ..rendering.renderer import Renderer
 from ..scene.factors import FactorConfig
 from ..scene.spec import SceneSpec
@@ -27,7 +26,7 @@ def _render_examples(spec_chunks, bank, mode, sofa_path):
 
 
 def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 0, *,
-           formats=FORMATS, factors: FactorConfig | None = None,
+           factors: FactorConfig | None = None,
            bank: SourceBank | str | None = None, sample_rate: int = 16000,
            duration_s: float = 4.0, mode: str = "fast", sofa_path=None,
            num_shards: int = 16) -> IterableDataset:
@@ -39,7 +38,7 @@ def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 
 
     Parameters
     ----------
-    config, split, n, seed, formats, factors, sample_rate, duration_s
+    config, split, n, seed, factors, sample_rate, duration_s
         As in :func:`config_specs`.
     bank : SourceBank or str, optional
         Dry clips, or a bank name (``procedural``, ``gm``, ``auto``, ``folder:PATH``)
@@ -57,8 +56,7 @@ def stream(config: str = "mono", split: str = "train", n: int = 48, seed: int = 
     datasets.IterableDataset
     """
     bank = as_bank(bank, seed)
-    specs = config_specs(config, split, n, seed, factors, bank, formats, sample_rate,
-                         duration_s)
+    specs = config_specs(config, split, n, seed, factors, bank, sample_rate, duration_s)
     if not specs:
         raise ValueError(f"n must be >= 1, got {n}")
     if num_shards < 1:

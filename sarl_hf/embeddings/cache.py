@@ -55,14 +55,14 @@ def cache_dir(cache, encoder, corpus, config: str, manifest: dict | None = None)
 
 
 def cache_key(config: str, channel_format: str | None) -> str:
-    """Sub-folder of a config (and, for the mixed-format configs, of one format)."""
+    """Sub-folder of a format config, or of one format of a kind (``multisource-foa``)."""
     if config in format_names():
         if channel_format not in (None, config):
             raise ValueError(f"config {config!r} holds only {config!r} rows, not "
                              f"{channel_format!r}")
         return config
     if channel_format not in format_names():
-        raise ArgumentRequired(f"config {config!r} holds every generated format: choose one "
+        raise ArgumentRequired(f"config {config!r} is cached per channel format: choose one "
                                f"with channel_format from {format_names()}", "channel_format")
     return f"{config}-{channel_format}"
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..corpus.integrity import manifest_records, open_shard, read_manifest
+from ..corpus.plan import config_format, parse_config, stored_config
 from ..corpus.schema import audio_array
 from ..files import atomic_write, remove_partial_files, write_json
 from ..locks import folder_lock
@@ -68,15 +69,18 @@ class EmbedReport:
     embedded: list  # part files written by this process
 
 
-def check_request(manifest: dict, corpus, config: str, splits, channel_format) -> list:
-    """The splits to embed, after refusing what the corpus cannot give: a split name other
-    than the three, a split the config lacks (when asked for by name), a format the
-    corpus was not generated in."""
-    present = [s for s in SPLITS if manifest_records(manifest, config, s)]
+def check_request(manifest: dict, corpus, config: str, splits, channel_format=None) -> list:
+    """The splits to embed, after refusing what the corpus cannot give: a format the
+    corpus was not generated in, a config it lacks, a split name other than the three, a
+    split the config lacks (when asked for by name)."""
     formats = manifest["plan"]["formats"]
-    if channel_format not in formats:
+    if channel_format is not None and channel_format not in formats:
         raise ValueError(f"channel_format {channel_format!r} is not a format of {corpus}: it "
                          f"was generated in {formats}")
+    present = [s for s in SPLITS if manifest_records(manifest, config, s)]
+    if not present:
+        configs = sorted({r["config"] for r in manifest["files"]})
+        raise ValueError(f"{corpus} has no config {config!r}; its configs are {configs}")
     if splits is None:
         return present
     if isinstance(splits, str) or not splits:
@@ -114,19 +118,21 @@ def embed_corpus(encoder, corpus, config: str, cache, splits=None, batch_size: i
     barrier : callable
         Waits for every process (``accelerate``'s ``wait_for_everyone``).
     channel_format : str, optional
-        For ``multisource`` and ``sensitivity``, whose rows hold every format: the format
-        to embed (stored under ``<config>-<format>``). Format configs need none.
+        With ``config`` ``multisource`` or ``sensitivity``: the format to embed, read from
+        the corpus config ``<config>_<format>`` and stored under ``<config>-<format>``.
+        A full config name (``multisource_foa``, ``foa``) needs none.
 
     Returns
     -------
     EmbedReport
     """
     manifest = read_manifest(corpus)
-    folder = cache_dir(cache, encoder, corpus, config, manifest)
-    key = cache_key(config, channel_format)
-    splits = check_request(manifest, corpus, config, splits, channel_format or config)
-    channel_format = channel_format or config
-    records = {s: manifest_records(manifest, config, s) for s in splits}
+    stored = stored_config(config, channel_format)
+    splits = check_request(manifest, corpus, stored, splits, channel_format)
+    kind, channel_format = parse_config(stored)
+    folder = cache_dir(cache, encoder, corpus, stored, manifest)
+    key = cache_key(channel_format if kind == "format" else kind, channel_format)
+    records = {s: manifest_records(manifest, stored, s) for s in splits}
     main = process_index == 0
     with folder_lock(folder, f"sarl embed: {encoder.name} on {config}") if main else             contextlib.nullcontext():
         hits = _prepare(folder, encoder, key, records) if main else []
@@ -179,7 +185,8 @@ def embed_in_processes(encoder_name: str, corpus, config: str, cache, splits=Non
     from ..encoders.registry import load_encoder
 
     state = PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
-    encoder = load_encoder(encoder_name, channel_format=channel_format or config,
+    stored = stored_config(config, channel_format)
+    encoder = load_encoder(encoder_name, channel_format=config_format(stored) or stored,
                            device=device or str(state.device), **options)
     report = embed_corpus(encoder, corpus, config, cache, splits, batch_size=batch_size,
                           progress=progress and state.is_main_process,

@@ -13,6 +13,7 @@ import datasets
 import evaluate
 import numpy as np
 
+from sarl_hf.citation import CITATION
 from sarl_hf.probing.protocol import MIN_SPLIT_ROWS, probe
 from sarl_hf.probing.tasks import TASK_NAMES, get_task
 from sarl_hf.scene.factors import FactorConfig, nominal_levels
@@ -30,15 +31,6 @@ VALUE_UNITS = {"azimuth": "degrees", "elevation": "degrees", "distance": "metres
 SPACE_ID = "sarl-hf/sarl_probe"
 HOMEPAGE = f"https://huggingface.co/spaces/{SPACE_ID}"
 LICENSE = "apache-2.0"
-
-_CITATION = """\
-@software{sarl_hf,
-  title = {sarl\\_hf: the SARL spatial audio representation benchmark for Hugging Face},
-  author = {{sarl\\_hf contributors}},
-  year = {2025},
-  note = {Linear-probe protocol of the SARL benchmark, distributed as an evaluate module}
-}
-"""
 
 _DESCRIPTION = """\
 SARL probe: decode spatial factors (azimuth, elevation, distance, source class, RT60, room
@@ -472,7 +464,7 @@ class SarlProbe(evaluate.Metric):
         return evaluate.MetricInfo(
             module_type="metric",
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=_features(self.config_name),
             homepage=HOMEPAGE,

@@ -35,6 +35,8 @@ from sarl_hf.sources import ProceduralBank
 CHANNELS = {"mono": 1, "stereo": 2}
 SCENES, SEED, DURATION_S, FS = 10, TINY_SEED, 0.5, 16000
 ARGS, PLAN = TINY_ARGS, TINY_PLAN
+CONFIGS = ("mono", "stereo", "multisource_mono", "multisource_stereo", "sensitivity_mono",
+           "sensitivity_stereo")
 
 
 def files_of(folder: Path) -> dict:
@@ -51,20 +53,21 @@ def corpus(tiny_corpus) -> Path:
 @pytest.fixture(scope="module")
 def loaded(corpus):
     return {config: datasets.load_dataset(str(corpus), config)
-            for config in ("mono", "stereo", "multisource", "sensitivity")}
+            for config in CONFIGS}
 
 
 def test_folder_is_hub_ready(corpus):
     card = (corpus / "README.md").read_text()
     header = yaml.safe_load(card.split("---")[1])
-    assert [c["config_name"] for c in header["configs"]] == ["mono", "stereo", "multisource",
-                                                             "sensitivity"]
-    assert header["license"]
+    assert [c["config_name"] for c in header["configs"]] == list(CONFIGS)
+    assert [c["config_name"] for c in header["configs"] if c.get("default")] == ["stereo"]
+    assert header["license"] and header["language"] == ["en"]
+    assert header["size_categories"] == ["n<1K"]  # 10 + 10 + 5 + 5 + 84 + 84 rows
     infos = {i["config_name"]: i for i in header["dataset_info"]}
     sizes = split_sizes(SCENES)
     assert {s["name"]: s["num_examples"] for s in infos["mono"]["splits"]} == sizes
-    assert {s["name"]: s["num_examples"] for s in infos["sensitivity"]["splits"]} == {
-        "test": 2 * 2 * 42}  # 2 anchors of 8 + 5 + 4 + 12 + 5 + 4 + 4 variants, 2 formats
+    assert {s["name"]: s["num_examples"] for s in infos["sensitivity_stereo"]["splits"]} == {
+        "test": 2 * 42}  # 2 anchors of 8 + 5 + 4 + 12 + 5 + 4 + 4 variants
     for factor in FACTORS:
         assert f"`{factor}`" in card
     assert "## Citation" in card and "## How it was made" in card
@@ -127,10 +130,9 @@ def _undecoded(ds):
 
 
 def test_stream_yields_the_folder_examples(corpus):
-    kwargs = dict(seed=SEED, formats=("mono", "stereo"), duration_s=DURATION_S,
-                  bank=ProceduralBank(seed=SEED))
+    kwargs = dict(seed=SEED, duration_s=DURATION_S, bank=ProceduralBank(seed=SEED))
     for config, split, n in [("stereo", "train", split_sizes(SCENES)["train"]),
-                             ("multisource", "test", 1), ("sensitivity", "test", 2)]:
+                             ("multisource_mono", "test", 1), ("sensitivity_stereo", "test", 2)]:
         on_the_fly = _undecoded(stream(config, split, n, **kwargs))
         stored = _undecoded(datasets.load_dataset(str(corpus), config, split=split,
                                                   streaming=True))
@@ -154,8 +156,9 @@ def test_stream_shards_split_over_dataloader_workers():
 
 
 def test_multisource_rows_carry_every_source_and_a_caption(loaded):
-    ds = loaded["multisource"]["train"]
-    assert sorted(set(ds["channel_format"])) == ["mono", "stereo"]
+    ds = loaded["multisource_stereo"]["train"]
+    assert set(ds["channel_format"]) == {"stereo"}
+    assert ds["scene_id"] == loaded["multisource_mono"]["train"]["scene_id"]  # same scenes
     assert set(ds["num_sources"]) == {2, 3}
     for row in ds:
         spec = SceneSpec.from_json(row["spec"])
@@ -172,8 +175,9 @@ def test_multisource_rows_carry_every_source_and_a_caption(loaded):
 
 
 def test_sensitivity_rows_move_one_factor(loaded):
-    ds = loaded["sensitivity"]["test"]
-    mono = ds.filter(lambda fmt: fmt == "mono", input_columns="channel_format")
+    mono = loaded["sensitivity_mono"]["test"]
+    assert set(mono["channel_format"]) == {"mono"}
+    assert mono["scene_id"] == loaded["sensitivity_stereo"]["test"]["scene_id"]
     per_anchor = {"azimuth": 8, "elevation": 5, "distance": 4, "class": 12, "rt60": 5,
                   "volume": 4, "shape": 4}
     anchors = TINY_PLAN.sensitivity_anchors
@@ -311,7 +315,9 @@ def test_bad_arguments_are_refused(corpus, tmp_path):
     with pytest.raises(ValueError, match="formats"):
         CorpusPlan(formats=("octo",))
     with pytest.raises(ValueError, match="only a 'test' split"):
-        config_specs("sensitivity", "train", 1)
+        config_specs("sensitivity_mono", "train", 1)
+    with pytest.raises(ValueError, match="config must be one of"):
+        config_specs("multisource", "train", 1)  # a kind, not a config: it names no format
 
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,8 @@ from sarl_hf.sources import ProceduralBank
 BANK = ProceduralBank(seed=TINY_SEED)
 #: A small corpus: mono only, 4 shards (train 2, validation 1, test 1).
 SMALL = CorpusPlan(scenes=5, formats=("mono",), seed=0, duration_s=0.25, multisource_scenes=0,
-                   sensitivity_anchors=0, scenes_per_shard=2, bank=BANK.to_dict())
+                   sensitivity_anchors=0, scenes_per_shard=2, shards_per_split=1,
+                   bank=BANK.to_dict())
 
 
 def flip_a_byte(path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 from huggingface_hub import ModelCard
 
-from sarl_hf.corpus.card import CITATION
+from sarl_hf.citation import CITATION
 from sarl_hf.probing.tasks import TASK_NAMES
 from sarl_hf.probing.tasks import TASKS
 from sarl_hf.results.model_card import RESULTS_HEADING
