@@ -158,10 +158,10 @@ def _directions(sofa, num_measurements: int, path: Path) -> np.ndarray:
                          f"got {position.shape}")
     kind = str(getattr(sofa, "SourcePosition_Type", "spherical"))
     units = str(getattr(sofa, "SourcePosition_Units", "degree"))
-    if "spherical" in kind.lower() and "rad" in units.lower():
-        position = position.copy()
-        position[:, :2] = np.degrees(position[:, :2])
-    vectors = _cartesian(position, kind)
+    if "spherical" in kind.lower():  # the direction from the angles alone, as measured
+        angles = np.degrees(position[:, :2]) if "rad" in units.lower() else position[:, :2]
+        return unit_vector(angles[:, 0], angles[:, 1])
+    vectors = position
     norm = np.linalg.norm(vectors, axis=1, keepdims=True)
     if not np.all(norm > 0):
         raise ValueError(f"{path}: SourcePosition has a source at the listener's centre, "

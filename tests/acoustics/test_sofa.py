@@ -139,3 +139,14 @@ def test_a_fractional_delay_is_a_band_limited_shift():
     assert out.shape == (1, 1, 64 + 1 + 2)
     expected = np.exp(-0.5 * ((np.arange(out.shape[-1]) - 22.5) / 4.0) ** 2)
     np.testing.assert_allclose(out[0, 0], expected, atol=1e-6)
+
+
+def test_cartesian_source_positions_give_the_same_directions(tmp_path, ir):
+    spherical = read_sofa_hrirs(_write(tmp_path / "spherical.sofa", ir))[0]
+    path = _write(tmp_path / "cartesian.sofa", ir)
+    sofa = sofar.read_sofa(str(path), verbose=False)
+    sofa.SourcePosition_Type, sofa.SourcePosition_Units = "cartesian", "metre"
+    sofa.SourcePosition = 1.2 * spherical
+    sofar.write_sofa(str(path), sofa)
+    np.testing.assert_allclose(read_sofa_hrirs(path)[0], spherical, atol=1e-12)
+    np.testing.assert_allclose(spherical[[0, 1]], [[1, 0, 0], [0, 1, 0]], atol=1e-12)
