@@ -45,18 +45,19 @@ def _row_label(encoder: str, config: str) -> str:
     return f"{encoder} ({config})"
 
 
-def _test_size(rows) -> tuple[str, dict]:
-    """The test-set size for a title when every row shares it, else per row for labels:
-    (title text, {row index: label suffix})."""
+def _test_size(rows) -> tuple[str, str, dict]:
+    """What the titles say of the test sets: (the size every row shares, or "" when they
+    differ; the resamples behind the intervals; {row index: ", n = size"} when they
+    differ)."""
     sizes = [best_metrics(entry, TASK_NAMES[0]).get("n_test") for _, _, entry in rows]
     boots = {best_metrics(entry, TASK_NAMES[0]).get("n_boot") for _, _, entry in rows}
     boot = f", {boots.pop()} resamples" if len(boots) == 1 and None not in boots else ""
     if len(set(sizes)) == 1:
         size = sizes[0]
         known = f"{size} test scenes" if size is not None else "test-set size not recorded"
-        return f"{known}; bars: 95% bootstrap interval{boot}", {}
-    return f"bars: 95% bootstrap interval{boot}", {
-        k: f", n = {size if size is not None else '?'}" for k, size in enumerate(sizes)}
+        return known, boot, {}
+    return "", boot, {k: f", n = {size if size is not None else '?'}"
+                      for k, size in enumerate(sizes)}
 
 
 def accuracy_figure(results: dict):
@@ -71,7 +72,7 @@ def accuracy_figure(results: dict):
                  layout="constrained")
     ax = fig.subplots()
     width = 0.8 / max(len(rows), 1)
-    title, per_row = _test_size(rows)
+    size, boot, per_row = _test_size(rows)
     missing, ticks, names = set(), [], []
     for k, (encoder, config, entry) in enumerate(rows):
         x = np.arange(len(TASK_NAMES)) + (k - (len(rows) - 1) / 2) * width
@@ -96,7 +97,8 @@ def accuracy_figure(results: dict):
     ax.set_xlim(-0.5, len(TASK_NAMES) - 0.5)
     ax.set_ylim(0, 100)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Test accuracy per task at the layer chosen on validation; {title}",
+    ax.set_title("Test accuracy per task at the layer chosen on validation; "
+                 f"{size + '; ' if size else ''}bars: 95% bootstrap interval{boot}",
                  fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     if missing:
@@ -128,23 +130,24 @@ def layers_figure(results: dict):
                  layout="constrained")
     axes = np.atleast_2d(fig.subplots(max(1, len(rows)), len(tasks), sharey=True,
                                       squeeze=False))
-    for axes_row, (encoder, config, entry) in zip(axes, rows):
+    size, _, per_row = _test_size(rows)
+    for k, (axes_row, (encoder, config, entry)) in enumerate(zip(axes, rows)):
         names = list(entry["layers"])
         for axis, task in zip(axes_row, tasks):
             _layer_panel(axis, entry, names, task)
-        axes_row[0].set_ylabel(f"{_row_label(encoder, config)}\ntest accuracy (%)", fontsize=8)
+        axes_row[0].set_ylabel(f"{_row_label(encoder, config)}{per_row.get(k, '')}\n"
+                               "test accuracy (%)", fontsize=8)
     for axis, task in zip(axes[0], tasks):
         axis.set_title(task, fontsize=9)
     legend = {}  # one entry per label, from every panel (a band only where one is drawn)
     for axis in axes.ravel():
         for handle, label in zip(*axis.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    size, _ = _test_size(rows)
     missing = {m["no_interval"] for _, _, entry in rows for layer in entry["layers"].values()
                for m in layer.values() if m.get("accuracy_ci") is None and "no_interval" in m}
     note = f"\nno interval band: {'; '.join(sorted(missing))}" if missing else ""
-    fig.suptitle(f"Test accuracy per layer ({size.split(';')[0]}); each row one encoder, "
-                 f"its own layers{note}", fontsize=10)
+    fig.suptitle(f"Test accuracy per layer{f' ({size})' if size else ''}; each row one "
+                 f"encoder, its own layers{note}", fontsize=10)
     fig.legend(list(legend.values()), list(legend), loc="outside lower center",
                ncols=len(legend), fontsize=8, frameon=False)
     return fig

@@ -130,6 +130,9 @@ def test_layer_panels_without_intervals_draw_no_band_and_say_why(results):
     assert all(not a.collections for a in first_row)
     assert all(a.collections for a in fig.axes[len(TASK_NAMES):])
     assert f"no interval band: {interval_problem(6)}" in fig.get_suptitle()
+    assert "test scenes" not in fig.get_suptitle()  # the sizes differ: each row says its own
+    assert first_row[0].get_ylabel().startswith(f"{encoder} (binaural), n = 6\n")
+    assert ", n = 40\n" in fig.axes[len(TASK_NAMES)].get_ylabel()
 
 
 def test_the_sensitivity_heatmap_names_metric_layer_and_every_cell(results):
