@@ -30,7 +30,8 @@ system-deps:
 
 demo: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/sarl bench --out $(DEMO_OUT) --scenes 200 --duration 2.0 \
-		--formats binaural --sources auto --sensitivity-anchors 6 --multisource-scenes 100
+		--formats binaural --sources auto --sensitivity-anchors 6 --multisource-scenes 100 \
+		--device cpu
 
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -70,6 +70,15 @@ def check_number(name: str, value, minimum=None, maximum=None, *,
     return float(value)
 
 
+def default_device() -> str:
+    """Where sarl_hf runs when no device is given: ``cuda`` when this machine has a CUDA
+    device, else ``cpu`` (what ``accelerate`` picks for a single process; under
+    ``accelerate launch`` each process takes its own GPU)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def check_device(device, name: str = "device") -> str:
     """``device`` as a string, if torch knows it and this machine has it (``cpu``,
     ``cuda``, ``cuda:1``, ``mps``); else a ValueError saying which devices are here."""

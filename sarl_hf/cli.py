@@ -7,6 +7,8 @@ fixes it (:data:`HINTS`, :data:`FLAGS`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import time
 from pathlib import Path
@@ -41,8 +43,30 @@ HINTS = {
 FLAGS = {"channel_format": "--format", "trust_remote_code": "--trust-remote-code"}
 
 
+#: The ``--device`` help of every command that runs a model: one default rule.
+DEVICE_HELP = ("torch device (default: cuda when this machine has one, else cpu; under "
+               "`accelerate launch`, each process's own GPU)")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows every option's default, except where the help text already says it
+    or there is none to show (None, False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or any(action.default is nothing for nothing in
+                                        (None, False, argparse.SUPPRESS)):  # 0 is a default
+            return text
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors take one line: what is wrong, and where help is."""
+    """An argument parser whose errors take one line: what is wrong, and where help is;
+    its help (and its subcommands') shows the defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} "
@@ -66,7 +90,7 @@ def _scene_options(formats: list[str]) -> argparse.ArgumentParser:
     parent.add_argument("--formats", type=_formats, default=formats,
                         help=f"comma-separated channel formats from {','.join(format_names())}"
                         f" (default {','.join(formats)})")
-    parent.add_argument("--seed", type=int, default=0)
+    parent.add_argument("--seed", type=int, default=0, help="seed of the scene design")
     parent.add_argument("--sample-rate", type=int, default=16000, help="Hz")
     parent.add_argument("--duration", type=float, default=4.0, help="seconds per scene")
     parent.add_argument("--sources", default="procedural",
@@ -195,7 +219,7 @@ def _add_embed(sub):
     p.add_argument("--pooling", default=None, help="mean, max, mean+std or first "
                    "(transformers models)")
     p.add_argument("--batch-size", type=int, default=32, help="scenes per batch")
-    p.add_argument("--device", default=None, help="torch device (default: accelerate's)")
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--dtype", default=None, help="float32, float16 or bfloat16")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow code from the model repo to run")
@@ -249,7 +273,7 @@ def _add_bench(sub):
     p.add_argument("--mlp", action="store_true",
                    help="also run the MLP probe (one hidden layer, same protocol) on each "
                    "task at the layer the linear probe chose; slow on a CPU for large corpora")
-    p.add_argument("--device", default="cpu", help="torch device for encoders and probe")
+    p.add_argument("--device", default=None, help=DEVICE_HELP + "; for encoders and probe")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow Hub models to run the modelling code of their repository")
     p.set_defaults(func=_run_bench)
@@ -350,11 +374,27 @@ def error_message(err: Exception, command: str) -> str:
     return message
 
 
+@contextlib.contextmanager
+def _library_log_on_stderr():
+    """The library's messages (loggers under ``sarl_hf``) at INFO, one line each on
+    stderr, where the progress bars are too; as they were again afterwards."""
+    library = logging.getLogger("sarl_hf")
+    handler, level = logging.StreamHandler(sys.stderr), library.level
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    library.addHandler(handler)
+    library.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        library.removeHandler(handler)
+        library.setLevel(level)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        with exit_on_sigterm():  # a terminated run unwinds: partial files, locks, workers
+    try:  # a terminated run unwinds: partial files, locks, workers
+        with _library_log_on_stderr(), exit_on_sigterm():
             return args.func(args)
     except (ValueError, FileNotFoundError, ImportError, FolderInUse, HubError) as err:
         print(f"sarl {args.command}: error: {error_message(err, args.command)}", file=sys.stderr)

@@ -77,3 +77,53 @@ def test_embedding_an_unfinished_corpus_says_how_to_finish_it(tmp_path):
     code, _, err = run_cli(["embed", "--corpus", str(tmp_path), "--config", "mono",
                             "--encoder", "sarl-logmel", "--cache", str(tmp_path / "e")])
     assert code == 2 and "not a finished corpus" in err and "--resume" in err
+
+
+def _commands():
+    parser = cli.build_parser()
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
+def test_help_shows_every_default_it_has(capsys):
+    for name, sub in _commands().items():
+        text = sub.format_help()
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+    embed, bench = _commands()["embed"].format_help(), _commands()["bench"].format_help()
+    assert "cache root (default: out/embeddings)" in embed
+    assert "scenes per batch (default: 32)" in embed
+    assert "bootstrap resamples (default: 1000)" in bench
+    assert "(default: 400)" in bench and "seed of the scene design (default: 0)" in bench
+    code, stdout, _ = run_cli(["bench", "--help"])
+    assert code == 0 and "(default: 1000)" in stdout
+
+
+def test_embed_and_bench_share_one_device_rule(monkeypatch):
+    import torch
+
+    from sarl_hf.checks import default_device
+
+    for name in ("embed", "bench"):
+        device = next(a for a in _commands()[name]._actions if a.dest == "device")
+        assert device.default is None and device.help.startswith(cli.DEVICE_HELP)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_device() == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_device() == "cuda"
+
+
+def test_a_cache_hit_says_cached_and_messages_go_through_logging(tiny_corpus, tmp_path):
+    import logging
+
+    library = logging.getLogger("sarl_hf")
+    handlers, level = list(library.handlers), library.level
+    argv = ["embed", "--corpus", str(tiny_corpus), "--config", "mono", "--encoder",
+            "sarl-logmel", "--cache", str(tmp_path), "--device", "cpu"]
+    code, stdout, stderr = run_cli(argv)
+    assert code == 0, stderr
+    assert "embedding mono (sarl-logmel): 100%" in stderr and "cached" not in stderr
+    code, stdout, stderr = run_cli(argv)
+    assert code == 0, stderr
+    assert "embedding mono (sarl-logmel): cached (train, validation, test)" in stderr
+    assert "0scene" not in stderr and "?scene/s" not in stderr
+    assert "cache hit for train, validation, test" in stdout
+    assert library.handlers == handlers and library.level == level  # as before the CLI

@@ -1,4 +1,5 @@
-"""Head-related impulse responses read from SOFA files (HDF5, SimpleFreeFieldHRIR)."""
+"""Head-related impulse responses read from SOFA files (SimpleFreeFieldHRIR, through
+:mod:`.sofa`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from .directions import fibonacci_sphere, unit_vector
+from .directions import fibonacci_sphere
+from .sofa import read_sofa_hrirs
 
 SOFA_ENV = "SARL_SOFA"
 DEFAULT_SOFA_PATHS = (
@@ -63,29 +65,15 @@ class HRTFSet:
 
     @classmethod
     def from_sofa(cls, path: str | os.PathLike | None = None) -> "HRTFSet":
-        """Read a SimpleFreeFieldHRIR SOFA file (default: ``default_sofa_path()``)."""
-        import h5py
-
+        """Read a SimpleFreeFieldHRIR SOFA file (default: ``default_sofa_path()``) through
+        ``sofar`` (:func:`~sarl_hf.acoustics.sofa.read_sofa_hrirs`: ``Data.Delay`` added,
+        ears told apart by ``ReceiverPosition``, other conventions refused)."""
         path = Path(path) if path is not None else default_sofa_path()
-        try:
-            with h5py.File(path, "r") as f:
-                ir = np.asarray(f["Data.IR"], float)
-                rate = float(np.asarray(f["Data.SamplingRate"]).ravel()[0])
-                position = np.asarray(f["SourcePosition"], float)
-                units = f["SourcePosition"].attrs.get("Type", b"spherical")
-                receivers = np.asarray(f["ReceiverPosition"], float).reshape(2, 3, -1)
-        except (OSError, KeyError) as err:
-            raise ValueError(f"{path} is not a readable SimpleFreeFieldHRIR SOFA file: "
-                             f"{err}") from err
-        if isinstance(units, bytes):
-            units = units.decode()
-        if "cartesian" in str(units).lower():
-            directions = position / np.linalg.norm(position, axis=1, keepdims=True)
-        else:
-            directions = unit_vector(position[:, 0], position[:, 1])
-        if receivers[0, 1, 0] < receivers[1, 1, 0]:  # receiver 0 must be the left ear (+y)
-            ir = ir[:, ::-1]
-        return cls(directions, ir, int(round(rate)), source=path.name)
+        directions, hrirs, rate = read_sofa_hrirs(path)
+        if abs(rate - round(rate)) > 1e-6:
+            raise ValueError(f"{path}: Data.SamplingRate must be a whole number of Hz, got "
+                             f"{rate}")
+        return cls(directions, hrirs, int(round(rate)), source=path.name)
 
     def hrirs_at(self, sample_rate: int) -> np.ndarray:
         """HRIRs resampled to ``sample_rate``, shape (m, 2, taps), cached.

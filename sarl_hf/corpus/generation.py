@@ -26,6 +26,7 @@ shard is done.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -52,6 +53,8 @@ from .integrity import foreign_files
 from .plan import MULTISOURCE_MAX_SOURCES, CorpusPlan
 from .shards import ROWS_PER_GROUP, ShardJob, job_is_done, read_record, run_job, shard_jobs
 from .sizing import check_plan_rows
+
+logger = logging.getLogger(__name__)
 
 
 def check_plan(out: Path, plan: CorpusPlan, resume: bool) -> None:
@@ -266,7 +269,10 @@ def _generate_locked(out: Path, plan, bank, num_proc, num_shards, shard_index, r
                       and not job_is_done(out, job, plan.digest(), verify=False)]
     if todo or report.missing or not (out / "manifest.json").exists():
         mark_unfinished(out, plan, len(jobs) - len(todo) - len(report.missing), len(jobs))
-    _render_jobs(out, plan, bank, todo, specs, min(num_proc, max(len(todo), 1)), progress)
+    if todo:
+        _render_jobs(out, plan, bank, todo, specs, min(num_proc, max(len(todo), 1)), progress)
+    else:  # nothing to render: say so, not an empty progress bar
+        logger.info("corpus %s: cached (%d shard(s) found complete)", out, len(report.reused))
     report.rendered = [job.path for job in todo]
     report.scenes_rendered = sum(job.stop - job.start for job in todo)
     if not report.missing:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from ..locks import folder_lock
 from ..splits import SPLITS
 from .cache import (LAYER_PREFIX, SUCCESS, cache_dir, cache_key, mark_complete, part_name,
                     split_is_complete)
+
+logger = logging.getLogger(__name__)
 
 
 def _embed_shard(encoder, parquet: pq.ParquetFile, out: Path, batch_size: int,
@@ -145,12 +148,16 @@ def embed_corpus(encoder, corpus, config: str, cache, splits=None, batch_size: i
         pending = [(record, folder / key / split / part_name(record)) for split, record in mine
                    if not (folder / key / split / part_name(record)).exists()]
         total = sum(record["num_rows"] for record, _ in pending)
-        with tqdm(total=total, desc=f"embedding {config} ({encoder.name})", unit="scene",
-                  disable=not progress) as bar:
-            for record, out in pending:
-                _embed_shard(encoder, open_shard(corpus, record), out, batch_size,
-                             channel_format, bar.update)
-                report.embedded.append(out)
+        if pending:
+            with tqdm(total=total, desc=f"embedding {key} ({encoder.name})", unit="scene",
+                      disable=not progress) as bar:
+                for record, out in pending:
+                    _embed_shard(encoder, open_shard(corpus, record), out, batch_size,
+                                 channel_format, bar.update)
+                    report.embedded.append(out)
+        elif main:  # nothing to embed: say so, not an empty progress bar
+            logger.info("embedding %s (%s): cached (%s)", key, encoder.name,
+                        ", ".join(splits))
         barrier()
         if main:
             for split in {split for split, _ in todo}:
@@ -175,7 +182,8 @@ def embed_in_processes(encoder_name: str, corpus, config: str, cache, splits=Non
     """:func:`embed_corpus` with ``load_encoder(encoder_name, ...)`` in this process's share
     of an ``accelerate launch`` (or torchrun, or a single process).
 
-    ``device`` defaults to accelerate's choice for the process (CPU processes use gloo);
+    ``device`` defaults to accelerate's choice for the process, the rule of
+    :func:`~sarl_hf.checks.default_device` (CPU processes use gloo);
     ``options`` go to :func:`~sarl_hf.encoders.load_encoder`. Returns ``(encoder, report,
     state)``, ``state`` being accelerate's ``PartialState``.
     """

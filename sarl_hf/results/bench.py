@@ -12,12 +12,15 @@ missing.
 from __future__ import annotations
 
 import json
+import logging
+import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_device, check_integer
+from ..checks import check_device, check_integer, default_device
 from ..corpus.generation import generate
 from ..corpus.plan import CorpusPlan, split_sizes
 from ..embeddings.cache import load_embeddings, read_success
@@ -46,6 +49,8 @@ CACHE_FORMAT = 3
 #: Fewest scenes whose 60/20/20 splits each hold MIN_SPLIT_ROWS rows.
 PROBE_MIN_SCENES = 8
 
+logger = logging.getLogger(__name__)
+
 
 def _labels(table) -> dict:
     columns = {TASKS[t].label for t in TASK_NAMES} | {TASKS[t].value for t in TASK_NAMES
@@ -53,21 +58,34 @@ def _labels(table) -> dict:
     return {c: np.array(table.column(c).to_numpy(zero_copy_only=False)) for c in columns}
 
 
-def _cached(path: Path, compute):
+@contextmanager
+def _stage(what: str):
+    """One line when a stage starts and one when it ends, with its time (``logging``)."""
+    start = time.perf_counter()
+    logger.info("%s ...", what)
+    yield
+    logger.info("%s: done in %.1f s", what, time.perf_counter() - start)
+
+
+def _cached(path: Path, compute, what: str = "results"):
     """The results stored at ``path``, or ``compute()`` stored there atomically with the
     sha256 of its canonical JSON; a stored file that is not such a record, or whose results
     do not match their checksum (a changed digit is valid JSON), is reported with a warning
-    and computed again.
+    and computed again. ``what`` names the stage in the log: "cached", or its start and
+    end.
 
     Keys keep their order (layers in model order, tasks in the design's order): the
     report and the "first layer wins a tie" rule read them in that order.
     """
     if path.exists():
         try:
-            return _stored_results(path)
+            value = _stored_results(path)
+            logger.info("%s: cached (%s)", what, path.name)
+            return value
         except CorruptFile as error:
             warnings.warn(f"{error}; computing the results again")
-    value = json.loads(json.dumps(compute(), default=_json_default))
+    with _stage(what):
+        value = json.loads(json.dumps(compute(), default=_json_default))
     atomic_write(path, json.dumps({"results": value, "sha256": json_digest(value, 64)}))
     return value
 
@@ -92,11 +110,11 @@ def _settings_key(folder, key: str, splits=SPLITS, **settings) -> str:
 
 
 def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
-                 device: str) -> dict:
+                 device: str, stage: str = "probe") -> dict:
     """Probe every layer of an embedding cache: ``{layer: {task: metrics}}``.
 
     The result is stored next to the embeddings, keyed by the probe's settings, and
-    read back by a later run with the same settings.
+    read back by a later run with the same settings. ``stage`` names it in the log.
     """
     def compute():
         per_split = {s: load_embeddings(folder, config, s) for s in SPLITS}
@@ -106,11 +124,11 @@ def probe_layers(folder, config: str, num_classes: dict, n_boot: int, seed: int,
                 for layer in per_split["train"][0]}
 
     key = _settings_key(folder, config, n_boot=n_boot, seed=seed, num_classes=num_classes)
-    return _cached(Path(folder) / config / f"probe-{key}.json", compute)
+    return _cached(Path(folder) / config / f"probe-{key}.json", compute, stage)
 
 
 def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_boot: int,
-                   seed: int, device: str) -> dict:
+                   seed: int, device: str, stage: str = "MLP probe") -> dict:
     """The MLP probe of each task at the layer the linear probe chose for it on
     validation: ``{task: metrics}`` (with ``layer``), cached like :func:`probe_layers`."""
     def compute():
@@ -127,11 +145,11 @@ def probe_mlp_best(folder, config: str, best_layer: dict, num_classes: dict, n_b
 
     key = _settings_key(folder, config, n_boot=n_boot, seed=seed, num_classes=num_classes,
                         model="mlp", layers=best_layer)
-    return _cached(Path(folder) / config / f"probe-mlp-{key}.json", compute)
+    return _cached(Path(folder) / config / f"probe-mlp-{key}.json", compute, stage)
 
 
 def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_boot: int,
-                             seed: int, device: str) -> dict:
+                             seed: int, device: str, stage: str = "multisource probe") -> dict:
     """Assignment-scored probe (``sarl_hf.probing.multisource``) of every layer of a multisource
     embedding cache: ``{layer: {factor: metrics}}``, cached like :func:`probe_layers`."""
     factors = {f: num_classes[f] for f in SOURCE_FACTORS}
@@ -147,17 +165,18 @@ def probe_multisource_layers(folder, channel_format: str, num_classes: dict, n_b
     key = _settings_key(folder, f"multisource-{channel_format}", n_boot=n_boot, seed=seed,
                         num_classes=factors)
     return _cached(Path(folder) / f"multisource-{channel_format}" / f"probe-{key}.json",
-                   compute)
+                   compute, stage)
 
 
-def retrieval_of(folder, channel_format: str, encoder, n_boot: int, seed: int) -> dict:
+def retrieval_of(folder, channel_format: str, encoder, n_boot: int, seed: int,
+                 stage: str = "retrieval") -> dict:
     """Audio–text retrieval (``sarl_hf.probing.retrieval``) of an encoder with a text tower
     on its multisource embedding cache, cached like :func:`probe_layers`."""
     key = _settings_key(folder, f"multisource-{channel_format}", n_boot=n_boot, seed=seed,
                         retrieval=encoder.text_layer)
     return _cached(Path(folder) / f"multisource-{channel_format}" / f"retrieval-{key}.json",
                    lambda: retrieval_from_cache(folder, channel_format, encoder, n_boot=n_boot,
-                                                seed=seed))
+                                                seed=seed), stage)
 
 
 def encoder_metadata(encoder, channel_format: str) -> dict:
@@ -173,7 +192,7 @@ def best_layers(layers: dict) -> dict:
 
 
 def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=None,
-              n_boot: int = 1000, seed: int = 0, device: str = "cpu",
+              n_boot: int = 1000, seed: int = 0, device: str | None = None,
               progress: bool = True, mlp: bool = False, trust_remote_code: bool = False) -> dict:
     """Run the benchmark into ``out``; returns the results (also in ``results.json``).
 
@@ -190,8 +209,12 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
         Format configs to probe (default: ``plan.formats``).
     n_boot, seed : int
         Bootstrap resamples and seed of the probe and the sensitivity intervals.
-    device : str
+    device : str, optional
+        Torch device of the encoders and the probe; default
+        :func:`~sarl_hf.checks.default_device` (cuda when there is one, else cpu).
     progress : bool
+        Progress bars (tqdm); the stages are logged (``logging``, logger
+        ``sarl_hf.results.bench``) either way.
     mlp : bool
         Also run the MLP probe (``sarl_hf.probing.mlp``) of each task at the layer the
         linear probe chose for it (``mlp`` in each entry).
@@ -201,6 +224,7 @@ def run_bench(out, plan: CorpusPlan, bank, encoders=DEFAULT_ENCODERS, configs=No
     Every entry holds ``metadata`` (:func:`encoder_metadata`); with multisource scenes, an
     encoder with a text tower also gets ``retrieval``.
     """
+    device = default_device() if device is None else device
     encoders, configs = check_bench(plan, encoders, configs, n_boot, seed, device)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -247,37 +271,52 @@ def _run_locked(out: Path, plan, bank, encoders, configs, n_boot, seed, device, 
     counts = FactorConfig.from_dict(plan.factors).level_counts(tuple(bank.classes))
     num_classes = {t: counts[TASKS[t].label] for t in TASK_NAMES}
     results = {"plan": plan.to_dict(), "encoders": {}}
-    for name in encoders:
+    for number, name in enumerate(encoders, 1):
         per_config = {}
         for config in configs:
+            who = f"[{number}/{len(encoders)}] {name} on {config}"
+            logger.info("%s: loading the encoder on %s", who, device)
             encoder = load_encoder(name, channel_format=config, device=device,
                                    trust_remote_code=trust_remote_code)
-            folder = embed_corpus(encoder, corpus, config, out / "embeddings",
-                                  progress=progress).folder
-            layers = probe_layers(folder, config, num_classes, n_boot, seed, device)
-            entry = {"fingerprint": encoder.fingerprint(),
-                     "metadata": encoder_metadata(encoder, config), "layers": layers,
-                     "best_layer": best_layers(layers)}
-            if mlp:
-                entry["mlp"] = probe_mlp_best(folder, config, entry["best_layer"], num_classes,
-                                              n_boot, seed, device)
-            if plan.multisource_scenes:
-                multi = embed_corpus(encoder, corpus, "multisource", out / "embeddings",
-                                     channel_format=config, progress=progress).folder
-                entry["multisource"] = probe_multisource_layers(multi, config, num_classes,
-                                                                n_boot, seed, device)
-                if encoder.text_layer is not None:
-                    entry["retrieval"] = retrieval_of(multi, config, encoder, n_boot, seed)
-            if plan.sensitivity_anchors:
-                sens = embed_corpus(encoder, corpus, "sensitivity", out / "embeddings",
-                                    splits=("test",), channel_format=config,
-                                    progress=progress).folder
-                entry["sensitivity"] = sensitivity_from_cache(sens, config, n_boot=n_boot,
-                                                              seed=seed)
-            per_config[config] = entry
+            per_config[config] = _bench_entry(out, corpus, plan, encoder, config, who,
+                                              num_classes, n_boot, seed, device, progress,
+                                              mlp)
         results["encoders"][name] = per_config
-    write_report(out, results, json_default=_json_default)  # encoders as requested
+    with _stage(f"report: results.json, results.md and plots in {out}"):
+        write_report(out, results, json_default=_json_default)  # encoders as requested
     return results
+
+
+def _bench_entry(out: Path, corpus: Path, plan, encoder, config, who, num_classes, n_boot,
+                 seed, device, progress, mlp) -> dict:
+    """Embed, probe, and (as the plan asks) probe the MLP, the multisource scenes,
+    retrieval and sensitivity of one encoder on one format: its results entry."""
+    folder = embed_corpus(encoder, corpus, config, out / "embeddings",
+                          progress=progress).folder
+    layers = probe_layers(folder, config, num_classes, n_boot, seed, device,
+                          stage=f"{who}: probe ({len(TASK_NAMES)} tasks per layer)")
+    entry = {"fingerprint": encoder.fingerprint(),
+             "metadata": encoder_metadata(encoder, config), "layers": layers,
+             "best_layer": best_layers(layers)}
+    if mlp:
+        entry["mlp"] = probe_mlp_best(folder, config, entry["best_layer"], num_classes,
+                                      n_boot, seed, device, stage=f"{who}: MLP probe")
+    if plan.multisource_scenes:
+        multi = embed_corpus(encoder, corpus, "multisource", out / "embeddings",
+                             channel_format=config, progress=progress).folder
+        entry["multisource"] = probe_multisource_layers(
+            multi, config, num_classes, n_boot, seed, device, stage=f"{who}: multisource")
+        if encoder.text_layer is not None:
+            entry["retrieval"] = retrieval_of(multi, config, encoder, n_boot, seed,
+                                              stage=f"{who}: retrieval")
+    if plan.sensitivity_anchors:
+        sens = embed_corpus(encoder, corpus, "sensitivity", out / "embeddings",
+                            splits=("test",), channel_format=config,
+                            progress=progress).folder
+        with _stage(f"{who}: sensitivity"):
+            entry["sensitivity"] = sensitivity_from_cache(sens, config, n_boot=n_boot,
+                                                          seed=seed)
+    return entry
 
 
 def _json_default(value):

@@ -1,6 +1,5 @@
-"""Channel formats and the SOFA reader."""
+"""Channel formats and the default HRTF (the SOFA reader: test_sofa.py)."""
 
-import h5py
 import numpy as np
 import pytest
 from conftest import needs_sofa
@@ -88,36 +87,7 @@ def test_binaural_hrirs_are_diffuse_field_energy_normalised():
     assert abs(cov[1, 0, 1]) / np.sqrt(cov[1, 0, 0].real * cov[1, 1, 1].real) > 0.9  # low f
 
 
-def _write_sofa(path, left_first: bool, rate=48000.0):
-    ir = np.zeros((2, 2, 64))
-    ir[0, 0, 3], ir[0, 1, 3] = 1.0, 0.1  # direction 0 (az 90): loud in receiver 0
-    ir[1, 0, 3], ir[1, 1, 3] = 0.1, 1.0  # direction 1 (az -90): loud in receiver 1
-    if not left_first:
-        ir = ir[:, ::-1]
-    with h5py.File(path, "w") as f:
-        f["Data.IR"] = ir
-        f["Data.SamplingRate"] = [rate]
-        f["SourcePosition"] = [[90.0, 0.0, 1.0], [-90.0, 0.0, 1.0]]
-        f["SourcePosition"].attrs["Type"] = "spherical"
-        y = [0.09, -0.09] if left_first else [-0.09, 0.09]
-        f["ReceiverPosition"] = [[[0.0], [y[0]], [0.0]], [[0.0], [y[1]], [0.0]]]
-
-
-@pytest.mark.parametrize("left_first", [True, False])
-def test_sofa_reader_puts_the_left_ear_first(tmp_path, left_first):
-    path = tmp_path / "tiny.sofa"
-    _write_sofa(path, left_first)
-    hrtf = HRTFSet.from_sofa(path)
-    assert hrtf.hrirs[0, 0].max() == 1.0 and hrtf.hrirs[1, 1].max() == 1.0
-    np.testing.assert_allclose(hrtf.directions[0], [0, 1, 0], atol=1e-12)
-    assert hrtf.hrirs_at(16000).shape[-1] == 64 // 3 + 1
-
-
-def test_sofa_reader_errors(tmp_path, monkeypatch):
-    bad = tmp_path / "bad.sofa"
-    bad.write_bytes(b"not hdf5")
-    with pytest.raises(ValueError, match="not a readable SimpleFreeFieldHRIR"):
-        HRTFSet.from_sofa(bad)
+def test_no_default_sofa_file_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(hrtf_module, "DEFAULT_SOFA_PATHS", ())
     monkeypatch.setenv("SARL_SOFA", str(tmp_path / "missing.sofa"))
     with pytest.raises(FileNotFoundError, match="libmysofa1"):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+import numpy as np
 import pytest
 from conftest import OracleEncoder, hold_lock, run_cli
 from tiny_models import save_tiny_clap_with_text
@@ -49,9 +51,18 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
     for name in ("accuracy.png", "layers.png", "sensitivity.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "results.md" in stdout
+    who = "[1/2] sarl-spatial on stereo"
+    for stage in ("probe (7 tasks per layer)", "MLP probe", "multisource", "sensitivity"):
+        assert f"{who}: {stage} ...\n{who}: {stage}: done in " in stderr, stage
+    assert f"report: results.json, results.md and plots in {out}: done in" in stderr
     parts = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
     code, _, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
     assert code == 0, stderr
+    for stage in ("probe (7 tasks per layer)", "MLP probe", "multisource"):
+        assert f"{who}: {stage}: cached (probe-" in stderr, stage
+    assert f"corpus {out / 'corpus'}: cached" in stderr
+    assert "embedding stereo (sarl-spatial): cached" in stderr
+    assert "embedding sensitivity-stereo (sarl-logmel): cached (test)" in stderr
     assert json.loads((out / "results.json").read_text()) == results  # same seed, same numbers
     again = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
     assert again == parts  # embeddings were reused, not recomputed
@@ -153,5 +164,27 @@ def test_bench_with_a_hub_short_name_offline_fails_in_one_line(tmp_path):
                                "--duration", "0.5", "--formats", "mono",
                                "--sensitivity-anchors", "0", "--encoders", "wav2vec2-base",
                                "--no-progress"])
-    assert code == 2 and stderr.count("\n") == 1
-    assert "'facebook/wav2vec2-base'" in stderr and "HF_HUB_OFFLINE=1" in stderr
+    *stages, error = stderr.splitlines()  # what it did, then the error in one line
+    assert code == 2 and len(stages) == 1
+    assert stages[0].startswith("[1/1] wav2vec2-base on mono: loading the encoder on ")
+    assert error.startswith("sarl bench: error: ")
+    assert "'facebook/wav2vec2-base'" in error and "HF_HUB_OFFLINE=1" in error
+
+
+def test_a_stored_stage_says_cached(tmp_path, caplog):
+    from sarl_hf.results import bench
+
+    caplog.set_level(logging.INFO, logger="sarl_hf")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"layer": {"accuracy": np.float64(0.5)}}
+
+    for _ in range(2):
+        assert bench._cached(tmp_path / "r.json", compute, "probe x") == {
+            "layer": {"accuracy": 0.5}}
+    assert calls == [1]
+    said = [r.getMessage() for r in caplog.records if r.name == "sarl_hf.results.bench"]
+    assert said[0] == "probe x ..." and said[1].startswith("probe x: done in ")
+    assert said[2:] == ["probe x: cached (r.json)"]
