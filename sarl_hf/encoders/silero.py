@@ -25,7 +25,7 @@ import numpy as np
 
 from sarl_hf.encoders.base import Encoder
 from sarl_hf.encoders.metadata import package_source
-from sarl_hf.encoders.packaged import (FramePool, check_pooling, check_positive_int,
+from sarl_hf.encoders.packaged import (FramePool, check_pooling,
                                        distribution_version, file_sha256, package_file)
 
 SAMPLE_RATE = 16000
