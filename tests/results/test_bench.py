@@ -52,13 +52,13 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "results.md" in stdout
     who = "[1/2] sarl-spatial on stereo"
-    for stage in ("probe (7 tasks per layer)", "MLP probe", "multisource", "sensitivity"):
+    for stage in ("probe (7 tasks per layer)", "multisource", "sensitivity"):
         assert f"{who}: {stage} ...\n{who}: {stage}: done in " in stderr, stage
     assert f"report: results.json, results.md and plots in {out}: done in" in stderr
     parts = sorted(p.stat().st_mtime_ns for p in (out / "embeddings").rglob("*.parquet"))
     code, _, stderr = run_cli(["bench", "--out", str(out)] + ARGS)
     assert code == 0, stderr
-    for stage in ("probe (7 tasks per layer)", "MLP probe", "multisource"):
+    for stage in ("probe (7 tasks per layer)", "multisource"):
         assert f"{who}: {stage}: cached (probe-" in stderr, stage
     assert f"corpus {out / 'corpus'}: cached" in stderr
     assert "embedding stereo (sarl-spatial): cached" in stderr
@@ -94,6 +94,9 @@ def test_bench_writes_the_report_and_reuses_its_work(tmp_path):
         + ARGS[ARGS.index("--encoders") + 2:] + ["--mlp"]
     code, _, stderr = run_cli(["bench", "--out", str(out)] + mlp_args)
     assert code == 0, stderr
+    who = "[1/1] sarl-spatial on stereo"
+    assert f"{who}: probe (7 tasks per layer): cached (probe-" in stderr
+    assert f"{who}: MLP probe ...\n{who}: MLP probe: done in " in stderr
     with_mlp = json.loads((out / "results.json").read_text())["encoders"]["sarl-spatial"]
     assert with_mlp["stereo"]["layers"] == spatial["layers"]  # the linear probes reused
     assert "MLP probe" in (out / "results.md").read_text()
