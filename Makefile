@@ -47,6 +47,8 @@ bench: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_sources.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_embed.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_probe.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_probe_small.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_audio_codec.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
