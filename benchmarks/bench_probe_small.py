@@ -1,13 +1,14 @@
-"""Small probes: Newton steps against the L-BFGS fit they replace there.
+"""Small probes: Newton steps against the L-BFGS fit they replaced.
 
     .venv/bin/python benchmarks/bench_probe_small.py [--rows 18,30,120] [--dims 65,278]
 
 A tiny corpus's probe (a few dozen train rows, the size of a quick check or of the
 tests) is near-separable at weak L2 strengths, where L-BFGS needs hundreds of steps;
-Newton's steps, from the exact Hessian, need about five. For each size: the torch
-classifier fit over the 10-strength grid, seven tasks of eight classes, with Newton
-where ``sarl_hf.probing.newton.fits_newton`` chooses it and with L-BFGS forced, in the
-same run: time, total steps, largest final gradient, and predictions that differ.
+Newton's steps need about five. For each size: the torch classifier fit over the
+10-strength grid, seven tasks of eight classes, with Newton's steps (from the exact
+Hessian where ``sarl_hf.probing.newton.fits_newton`` chooses it, else Newton–CG) and with
+``solver="lbfgs"``, in the same run: time, total steps, largest final gradient, and
+predictions that differ.
 """
 
 from __future__ import annotations
@@ -21,17 +22,12 @@ import sarl_hf.probing.backends as backends
 from sarl_hf.probing.protocol import GRID
 
 
-def _fit(x, y, held_out, newton: bool):
-    chosen = backends.fits_newton
-    backends.fits_newton = (lambda *args: chosen(*args)) if newton else (lambda *_: False)
-    try:
-        report = {}
-        start = time.perf_counter()
-        predictions = backends.torch_classify(x, y, [held_out], GRID, [8] * y.shape[1],
-                                              report=report)
-        return time.perf_counter() - start, report, predictions
-    finally:
-        backends.fits_newton = chosen
+def _fit(x, y, held_out, solver: str):
+    report = {}
+    start = time.perf_counter()
+    predictions = backends.torch_classify(x, y, [held_out], GRID, [8] * y.shape[1],
+                                          report=report, solver=solver)
+    return time.perf_counter() - start, report, predictions
 
 
 def main() -> None:
@@ -50,9 +46,12 @@ def main() -> None:
             held_out = rng.standard_normal((500, dims))
             fits = {}
             for newton in (True, False):
-                seconds, report, predictions = _fit(x, y, held_out, newton)
+                seconds, report, predictions = _fit(x, y, held_out,
+                                                    "newton" if newton else "lbfgs")
                 fits[newton] = (seconds, predictions)
-                path = "chosen" if newton else "L-BFGS"
+                rank = min(rows - 1, dims)  # principal axes with train variance
+                path = ("exact" if backends.fits_newton(rows, rank, [8]) else "CG") \
+                    if newton else "L-BFGS"
                 print(f"{rows:5d} × {dims:4d} {path:>7s} {seconds:7.2f}s "
                       f"{sum(report['steps']):6d} {max(report['gradient']):9.1e}")
             differ = sum(int((a[0] != b[0]).sum()) for a, b in zip(fits[True][1], fits[False][1]))

@@ -19,6 +19,8 @@ from __future__ import annotations
 #: Newton steps are used where a task's ``n · p² + p³`` (``p`` = its parameter count) is at
 #: most this: the floating-point work of one Hessian and its solve.
 NEWTON_MAX_WORK = 2 ** 24
+#: Conjugate-gradient iterations per truncated Newton step at most (larger problems).
+CG_MAX_ITERATIONS = 250
 
 
 def fits_newton(num_rows: int, rank: int, num_classes) -> bool:
@@ -36,13 +38,13 @@ def softmax_newton_direction(z1, probabilities_t, gradient, penalty, groups):
         Features with a trailing column of ones (the intercept).
     probabilities_t : tensor (width, n)
         Class probabilities at the current point, tasks side by side (as
-        ``_SoftmaxObjective`` lays out its logits).
+        ``SoftmaxObjective`` lays out its logits).
     gradient : tensor (r + 1, width)
         The gradient of each task's objective, same layout.
     penalty : tensor (r + 1,)
         The penalty's curvature per row (``alpha / n`` on weights, 0 on the intercept).
     groups : list of (first column, number of tasks, classes)
-        Runs of tasks with equal class counts, as ``_SoftmaxObjective.groups``.
+        Runs of tasks with equal class counts, as ``SoftmaxObjective.groups``.
 
     Returns
     -------
@@ -71,4 +73,77 @@ def softmax_newton_direction(z1, probabilities_t, gradient, penalty, groups):
         step = -torch.linalg.solve(hessian, g[..., None])[..., 0].reshape(tasks, rows, k)
         step[:, -1] -= step[:, -1].mean(1, keepdim=True)  # no part along the flat direction
         direction[:, columns] = step.permute(1, 0, 2).reshape(rows, -1)
+    return direction
+
+
+def softmax_hessian_product(z1, probabilities_t, vector, penalty, groups):
+    """Every task's Hessian times ``vector`` (r + 1, width), without forming the Hessian:
+    ``(1/n) Z1ᵀ [P ⊙ U − P ⊙ Σ_c (P ⊙ U)] + penalty ⊙ V`` with ``U = Z1 V`` per task.
+
+    Parameters as in :func:`softmax_newton_direction`; returns the (r + 1, width) product.
+    """
+    n = len(z1)
+    weighted = probabilities_t * (vector.T @ z1.T)  # (width, n): p ⊙ u
+    for first, tasks, k in groups:  # minus p times each task's Σ_c p_c u_c
+        rows = slice(first, first + tasks * k)
+        block = weighted[rows].reshape(tasks, k, n)
+        total = block.sum(1, keepdim=True)
+        weighted[rows] = (block - probabilities_t[rows].reshape(tasks, k, n) * total
+                          ).reshape(-1, n)
+    return z1.T @ weighted.T / n + penalty[:, None] * vector
+
+
+def softmax_newton_cg_direction(hessian_product, gradient, segments, num_tasks: int,
+                                max_iterations: int = CG_MAX_ITERATIONS, floor: float = 0.0):
+    """Truncated Newton steps (Newton–CG) of every task at once.
+
+    Conjugate gradients on each task's ``H d = −g``, batched: one Hessian product per
+    iteration serves every task, each task keeps its own step scalars and stops when its
+    residual is below ``min(0.5, √‖g‖) ‖g‖`` (the forcing terms of Nocedal and Wright,
+    Algorithm 7.1, which give superlinear convergence) or below ``floor``, or its
+    curvature along the search direction is not positive.
+
+    Parameters
+    ----------
+    hessian_product : callable
+        ``v (rows, width) -> H v``, every task's Hessian (positive semi-definite).
+    gradient : tensor (rows, width)
+    segments : LongTensor (width,)
+        The task of each column.
+    num_tasks : int
+    floor : float
+        A residual norm small enough for every task (where the gradient test would pass).
+
+    Returns
+    -------
+    tensor (rows, width)
+        The approximate Newton step of each task (a descent direction).
+    """
+    import torch
+
+    def per_task(a, b):
+        out = torch.zeros(num_tasks, dtype=a.dtype, device=a.device)
+        return out.index_add_(0, segments, (a * b).sum(0))
+
+    direction = torch.zeros_like(gradient)
+    residual = -gradient
+    search = residual.clone()
+    rr = per_task(residual, residual)
+    norm = rr.sqrt()
+    target = (torch.minimum(torch.full_like(norm, 0.5), norm.sqrt()) * norm).clamp_min(floor)
+    active = norm > target
+    for _ in range(max_iterations):
+        if not active.any():
+            break
+        product = hessian_product(search)
+        curvature = per_task(search, product)
+        active = active & (curvature > 0)
+        step = torch.where(active, rr / curvature.clamp_min(1e-300), torch.zeros_like(rr))
+        direction = direction + step[segments] * search
+        residual = residual - step[segments] * product
+        new_rr = per_task(residual, residual)
+        beta = torch.where(active, new_rr / rr.clamp_min(1e-300), torch.zeros_like(rr))
+        search = torch.where(active[segments], residual + beta[segments] * search, search)
+        rr = torch.where(active, new_rr, rr)
+        active = active & (rr.sqrt() > target)
     return direction

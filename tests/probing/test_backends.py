@@ -4,7 +4,10 @@ converges on its own, so the joint fit predicts what per-task LogisticRegression
 The corpus and embeddings are made here (400 mono scenes, sarl-logmel's ``delta_std``).
 On these the old joint fit (torch.optim.LBFGS over all tasks, float32, 100 steps) got 42
 validation and test predictions wrong against scikit-learn over the grid, some at every one of
-its 10 strengths; the per-task fit gets none wrong."""
+its 10 strengths. The batched per-task L-BFGS fit that followed, against scikit-learn's
+L-BFGS, still differed in 1 (both stop where the objective no longer falls, short of the
+gradient test at strong strengths); Newton's steps against scikit-learn's Newton–CG differ
+in none."""
 
 import numpy as np
 import pytest
@@ -42,11 +45,12 @@ def test_every_task_converges_and_predicts_what_sklearn_predicts(real):
     report = {}
     ours = torch_classify(x["train"], y["train"], evaluate, GRID, k, report=report)
     theirs = sklearn_classify(x["train"], y["train"], evaluate, GRID, k)
-    # each strength's every task ended at its own optimum (gradient <= GRAD_TOL) or where
-    # its objective stopped falling, long before the step cap
-    assert max(report["steps"]) < 3000 and max(report["gradient"]) < 1e3 * GRAD_TOL
+    # each strength's every task ended at its own optimum: its gradient below GRAD_TOL (the
+    # L-BFGS fit before Newton's stopped where its objective no longer fell, with gradients
+    # up to 3e-5 after 865 steps, and one prediction differed at the strongest strength)
+    assert max(report["steps"]) < 50 and max(report["gradient"]) <= GRAD_TOL, report
     differ = [sum(int((a[j] != b[j]).sum()) for j in range(2)) for a, b in zip(ours, theirs)]
-    assert sum(differ) <= 1, differ
+    assert sum(differ) == 0, differ
     for i, task in enumerate(TASK_NAMES):  # hence the same strength chosen on validation
         scores = [[np.mean(p[0][:, i] == y["validation"][:, i]) for p in fit]
                   for fit in (ours, theirs)]

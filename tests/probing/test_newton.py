@@ -1,5 +1,5 @@
-"""Newton steps for small softmax probes: the exact Hessian, and the same optimum as L-BFGS
-in a tenth of the steps."""
+"""Newton steps for softmax probes: the exact Hessian where it is small, conjugate gradients
+(Newton–CG) where it is not, and the same optimum as L-BFGS in a fraction of the steps."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,8 @@ import torch
 
 import sarl_hf.probing.backends as backends
 from sarl_hf.probing.backends import GRAD_TOL, torch_classify
-from sarl_hf.probing.newton import NEWTON_MAX_WORK, fits_newton, softmax_newton_direction
+from sarl_hf.probing.newton import NEWTON_MAX_WORK, fits_newton, softmax_hessian_product
+from sarl_hf.probing.newton import softmax_newton_cg_direction, softmax_newton_direction
 from sarl_hf.probing.protocol import GRID
 
 
@@ -41,31 +42,90 @@ def test_the_newton_step_solves_with_the_exact_hessian():
     torch.testing.assert_close(direction, torch.cat(expected, 1), rtol=1e-6, atol=1e-8)
 
 
+def _hessian_times(z1, y, k, alpha, theta, vector):
+    hessian = torch.autograd.functional.hessian(
+        lambda t: _objective(t, z1, torch.tensor(y), k, alpha), theta)
+    return (hessian.reshape(theta.numel(), -1) @ vector.reshape(-1)).reshape(theta.shape)
+
+
+def test_the_hessian_product_is_the_hessian_times_the_vector():
+    rng = np.random.default_rng(2)
+    n, rows, alpha = 40, 6, 3.0
+    z1 = torch.tensor(np.c_[rng.standard_normal((n, rows - 1)), np.ones(n)])
+    tasks = [(3, rng.integers(0, 3, n)), (3, rng.integers(0, 3, n)), (5, rng.integers(0, 5, n))]
+    thetas = [torch.tensor(rng.standard_normal((rows, k))) for k, _ in tasks]
+    vectors = [torch.tensor(rng.standard_normal((rows, k))) for k, _ in tasks]
+    probabilities = torch.cat([torch.softmax(z1 @ t, 1).T for t in thetas])
+    penalty = torch.tensor([alpha / n] * (rows - 1) + [0.0], dtype=torch.float64)
+    product = softmax_hessian_product(z1, probabilities, torch.cat(vectors, 1), penalty,
+                                      [[0, 2, 3], [6, 1, 5]])
+    expected = [_hessian_times(z1, y, k, alpha, t, v) for (k, y), t, v in zip(tasks, thetas,
+                                                                               vectors)]
+    torch.testing.assert_close(product, torch.cat(expected, 1), rtol=1e-10, atol=1e-12)
+
+
+def test_newton_cg_meets_each_tasks_forcing_term():
+    rng = np.random.default_rng(3)
+    rows, width = 7, 6
+    segments = torch.tensor([0, 0, 0, 1, 1, 1])
+    blocks = []
+    for condition in (1.0, 1e4):  # a well and a badly conditioned task
+        q, _ = np.linalg.qr(rng.standard_normal((rows * 3, rows * 3)))
+        blocks.append(q @ np.diag(np.geomspace(1.0, 1.0 / condition, rows * 3)) @ q.T)
+
+    def product(vector):
+        out = torch.empty_like(vector)
+        for t, h in enumerate(blocks):
+            part = vector[:, 3 * t:3 * t + 3].reshape(-1)
+            out[:, 3 * t:3 * t + 3] = (torch.tensor(h) @ part).reshape(rows, 3)
+        return out
+
+    for size in (1.0, 1e-6):
+        gradient = size * torch.tensor(rng.standard_normal((rows, width)))
+        direction = softmax_newton_cg_direction(product, gradient, segments, 2,
+                                                max_iterations=1000)
+        residual = product(direction) + gradient
+        for t in range(2):
+            g = gradient[:, 3 * t:3 * t + 3].norm()
+            assert residual[:, 3 * t:3 * t + 3].norm() <= min(0.5, float(g.sqrt())) * g
+            assert (gradient * direction)[:, 3 * t:3 * t + 3].sum() < 0  # downhill
+
+
 @pytest.mark.parametrize("n, d", [(24, 60), (40, 6)])  # fewer rows than features, and more
-def test_newton_and_lbfgs_reach_the_same_optimum(n, d, monkeypatch):
+def test_exact_newton_newton_cg_and_lbfgs_reach_the_same_optimum(n, d, monkeypatch):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, d))
     x = (x - x.mean(0)) / x.std(0)
     y = np.stack([rng.integers(0, k, n) for k in (4, 4, 8)], 1)
     y[:8, 2] = np.arange(8)
     held_out = rng.standard_normal((300, d))
-    fits = {}
-    for newton in (True, False):
-        monkeypatch.setattr(backends, "fits_newton", lambda *_, use=newton: use)
+    fits, steps = {}, {}
+    for path, exact, solver in (("exact", True, "newton"), ("cg", False, "newton"),
+                                ("lbfgs", False, "lbfgs")):
+        monkeypatch.setattr(backends, "fits_newton", lambda *_, use=exact: use)
         report = {}
-        fits[newton] = torch_classify(x, y, [held_out], GRID, [4, 4, 8], report=report)
-        assert max(report["gradient"]) <= GRAD_TOL or not newton
-        fits[f"steps{newton}"] = sum(report["steps"])
-    assert fits["stepsTrue"] * 5 < fits["stepsFalse"], fits  # L-BFGS: hundreds of steps
-    for ours, theirs in zip(fits[True], fits[False]):
-        # 300 held-out rows × 3 tasks per strength; L-BFGS ends where its objective stops
-        # falling (near GRAD_TOL), so a row on a near-tie may differ
-        assert (ours[0] != theirs[0]).sum() <= 1
+        fits[path] = torch_classify(x, y, [held_out], GRID, [4, 4, 8], report=report,
+                                    solver=solver)
+        assert max(report["gradient"]) <= GRAD_TOL or solver == "lbfgs"
+        steps[path] = sum(report["steps"])
+    assert steps["exact"] * 5 < steps["lbfgs"], steps  # L-BFGS: hundreds of steps
+    assert steps["cg"] * 3 < steps["lbfgs"], steps
+    for exact, cg, lbfgs in zip(fits["exact"], fits["cg"], fits["lbfgs"]):
+        # 300 held-out rows × 3 tasks per strength; both Newton paths end below GRAD_TOL;
+        # L-BFGS ends where its objective stops falling, so a row on a near-tie may differ
+        assert (exact[0] != cg[0]).sum() == 0
+        assert (exact[0] != lbfgs[0]).sum() <= 1
+
+
+def test_an_unknown_solver_is_refused():
+    with pytest.raises(ValueError, match="solver must be one of"):
+        torch_classify(np.eye(4), np.arange(4)[:, None] % 2, [np.eye(4)], [1.0], [2],
+                       solver="sgd")
 
 
 def test_newton_is_chosen_where_its_work_is_small():
     assert fits_newton(30, 17, [8, 4])  # a tiny corpus: 144 parameters per task
-    assert not fits_newton(20_000, 767, [8])  # a full corpus: L-BFGS
+    assert not fits_newton(20_000, 767, [8])  # a full corpus: Newton–CG
     assert not fits_newton(600, 64, [8])  # 520 parameters on 600 rows: past the limit
     parameters = 256
     assert fits_newton(0, parameters // 8 - 1, [8]) == (parameters ** 3 <= NEWTON_MAX_WORK)
