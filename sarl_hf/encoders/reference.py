@@ -227,8 +227,9 @@ class SpatialEncoder(_ReferenceEncoder):
 
     name = "sarl-spatial"
     num_channels = None
-    #: 2: the first-wavefront layers (``direct_*``) and the ``all`` that includes them.
-    code_version = 2
+    #: 2: the first-wavefront layers (``direct_*``) and the ``all`` that includes them;
+    #: 3: the pairs' first-wavefront correlation at full overlap for every lag.
+    code_version = 3
 
     def __init__(self, model_or_path=None, layout: str | None = None,
                  channel_policy: str = "native", device: str = "cpu", batch_size: int = 8):

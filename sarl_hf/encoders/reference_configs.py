@@ -117,7 +117,7 @@ class SarlSpatialConfig(PreTrainedConfig):
     level_floor: float = 1e-10
     layout: str | None = None
     wavefront_ms: float | int = 1.0
-    pair_wavefront_ms: float | int = 3.0
+    pair_wavefront_ms: float | int = 1.0
     onset_floor_db: float | int = -60.0
     onset_threshold_db: float | int = -40.0
     onset_search_ms: float | int = 50.0

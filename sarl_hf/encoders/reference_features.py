@@ -185,12 +185,29 @@ def peak_lag(corr: torch.Tensor, max_lag: int) -> tuple[torch.Tensor, torch.Tens
         Lag of the largest value, refined by parabolic interpolation (within ±0.5).
     """
     index = torch.arange(-max_lag - 1, max_lag + 2, device=corr.device) % corr.shape[-1]
-    extended = corr[..., index]  # lags -max_lag - 1 .. max_lag + 1
+    return refined_peak(corr[..., index])
+
+
+def refined_peak(extended: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inner lags -max_lag..max_lag of a correlation and the lag of their peak.
+
+    Parameters
+    ----------
+    extended : FloatTensor, shape (..., 2·max_lag + 3)
+        The correlation at lags -max_lag - 1 .. max_lag + 1 (the outer two only refine).
+
+    Returns
+    -------
+    lags : FloatTensor, shape (..., 2·max_lag + 1)
+    peak : FloatTensor, shape (...)
+        Lag of the largest inner value, refined by parabolic interpolation (within ±0.5).
+    """
+    max_lag = (extended.shape[-1] - 3) // 2
     inner = extended[..., 1:-1]
     peak = inner.argmax(-1, keepdim=True)
     left, centre, right = (extended.gather(-1, peak + k).squeeze(-1) for k in (0, 1, 2))
     curvature = left - 2.0 * centre + right
-    tiny = torch.finfo(corr.dtype).tiny
+    tiny = torch.finfo(extended.dtype).tiny
     offset = torch.where(curvature < 0, 0.5 * (left - right) / curvature.clamp(max=-tiny),
                          torch.zeros_like(centre)).clamp(-0.5, 0.5)
     return inner, peak.squeeze(-1) - max_lag + offset

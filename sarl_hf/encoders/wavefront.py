@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import torch
 
-from .reference_features import peak_lag
+from .reference_features import refined_peak
 
 #: Tuning width of the delay place code, in lags (1 / gcc_interp samples).
 LAG_CODE_WIDTH = 2.0
+#: Samples either side of a pair segment that absorb the wrap-around of its upsampling.
+UPSAMPLE_MARGIN = 16
 
 
 def first_onsets(x: torch.Tensor, lengths: torch.Tensor, sample_rate: int, floor_db: float,
@@ -103,13 +105,44 @@ def wavefront_intensity(segment: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"direct_intensity": direction, "direct_diffuseness": diffuseness}
 
 
-def wavefront_pairs(segment: torch.Tensor, max_lag: int, interp: int, sample_rate: int,
-                    level_floor: float) -> dict[str, torch.Tensor]:
-    """Cross-correlation, delay and level difference of the first wavefront, every pair.
+def upsampled(segment: torch.Tensor, factor: int) -> torch.Tensor:
+    """Band-limited interpolation by an integer factor (zero padding of the spectrum).
 
     Parameters
     ----------
-    segment : FloatTensor, shape (batch, C, samples)
+    segment : FloatTensor, shape (..., samples)
+
+    Returns
+    -------
+    FloatTensor, shape (..., samples · factor)
+        Sample ``t`` of the input at ``factor · t``; the ends wrap around (keep margins).
+    """
+    if factor == 1:
+        return segment
+    samples = segment.shape[-1]
+    return torch.fft.irfft(torch.fft.rfft(segment), n=samples * factor) * factor
+
+
+def wavefront_pairs(x: torch.Tensor, lengths: torch.Tensor, onsets: torch.Tensor, window: int,
+                    max_lag: int, interp: int, sample_rate: int,
+                    level_floor: float) -> dict[str, torch.Tensor]:
+    """Cross-correlation, delay and level difference of the first wavefront, every pair.
+
+    Channel i's samples ``[onset - reach, onset + window)`` (``reach``: the largest lag,
+    as the clip's onset is that of its earliest channel) are compared with channel j's
+    equally long stretch at every lag: a normalised cross-correlation in which every lag
+    sees the whole window (no bias towards lag 0 from a shrinking overlap, which a
+    low-pitched onset would turn into an error of tens of µs) and channel j's energy is
+    that of its own shifted stretch.
+
+    Parameters
+    ----------
+    x : FloatTensor, shape (batch, C, samples)
+        Zero beyond each clip's length.
+    lengths, onsets : LongTensor, shape (batch,)
+        Samples of each clip, and its first onset (:func:`first_onsets`).
+    window : int
+        Samples after the onset that are read.
     max_lag : int
         Lags -max_lag..max_lag, in units of 1 / interp samples.
     interp : int
@@ -122,23 +155,29 @@ def wavefront_pairs(segment: torch.Tensor, max_lag: int, interp: int, sample_rat
     Returns
     -------
     dict of str to FloatTensor
-        ``direct_xcorr`` (batch, P·N): the cross-correlation normalised by the channels'
-        energies (1 at the delay of one wavefront), positive lag = channel i leads;
-        ``direct_lag_code`` (batch, P·N): that peak lag as a place code (:func:`lag_code`);
-        ``direct_delay_ms`` (batch, P): its peak lag in ms, positive = channel i first;
-        ``direct_ild`` (batch, P): 10·log10 of the energy ratio, positive = i louder.
+        ``direct_xcorr`` (batch, P·N): the normalised cross-correlation (1 at the delay of
+        one wavefront), positive lag = channel i leads; ``direct_lag_code`` (batch, P·N):
+        its peak lag as a place code (:func:`lag_code`); ``direct_delay_ms`` (batch, P):
+        that peak lag in ms, positive = channel i first; ``direct_ild`` (batch, P):
+        10·log10 of the energy ratio over ``[onset - reach, onset + window + reach)``,
+        positive = i louder.
     """
-    channels, samples = segment.shape[1], segment.shape[2]
-    first, second = torch.triu_indices(channels, channels, 1, device=segment.device)
-    n = 2 * samples
-    spectra = torch.fft.rfft(segment, n=n)
-    cross = spectra[:, second] * spectra[:, first].conj()  # peak at + the lag of j after i
-    energy = segment.square().sum(-1)  # (batch, C)
-    norm = (energy[:, first] * energy[:, second]).sqrt().clamp_min(torch.finfo(energy.dtype).tiny)
-    corr = torch.fft.irfft(cross, n=n * interp) * (interp / norm[..., None])
-    lags, delay = peak_lag(corr, max_lag)
-    ild = 10.0 * torch.log10((energy[:, first] + level_floor) / (energy[:, second] + level_floor))
-    return {"direct_xcorr": lags.flatten(1), "direct_lag_code": lag_code(delay, max_lag),
+    reach = -(-max_lag // interp)  # the largest lag in whole samples
+    margin = UPSAMPLE_MARGIN
+    segment = segments(x, lengths, onsets, 2 * reach + margin, window + reach + margin)
+    first, second = torch.triu_indices(x.shape[1], x.shape[1], 1, device=x.device)
+    fine = upsampled(segment, interp)
+    start, width = (reach + margin) * interp, (reach + window) * interp
+    reference = fine[:, first, start:start + width]  # (batch, P, width)
+    lags = torch.arange(-max_lag - 1, max_lag + 2, device=x.device)
+    shifted = fine[:, second].unfold(-1, width, 1)[:, :, start + lags]  # (batch, P, L, width)
+    product = torch.einsum("bpw,bplw->bpl", reference, shifted)
+    energies = reference.square().sum(-1, keepdim=True) * shifted.square().sum(-1)
+    tiny = torch.finfo(x.dtype).tiny
+    corr, delay = refined_peak(product / energies.sqrt().clamp_min(tiny))
+    level = segment[..., reach + margin:3 * reach + margin + window].square().sum(-1)
+    ild = 10.0 * torch.log10((level[:, first] + level_floor) / (level[:, second] + level_floor))
+    return {"direct_xcorr": corr.flatten(1), "direct_lag_code": lag_code(delay, max_lag),
             "direct_delay_ms": delay / interp * (1000.0 / sample_rate), "direct_ild": ild}
 
 
@@ -182,7 +221,6 @@ def wavefront_features(x: torch.Tensor, lengths: torch.Tensor, config, layout: s
         return wavefront_intensity(segments(x, lengths, onsets, 0, length))
     if x.shape[1] < 2:
         return {}
-    length = max(1, round(config.pair_wavefront_ms * 1e-3 * rate))
-    before = 2 * -(-max_lag // config.gcc_interp)  # the leading channel's head start, twice
-    segment = segments(x, lengths, onsets, before, length)
-    return wavefront_pairs(segment, max_lag, config.gcc_interp, rate, config.level_floor)
+    window = max(1, round(config.pair_wavefront_ms * 1e-3 * rate))
+    return wavefront_pairs(x, lengths, onsets, window, max_lag, config.gcc_interp, rate,
+                           config.level_floor)
