@@ -93,8 +93,59 @@ def softmax_hessian_product(z1, probabilities_t, vector, penalty, groups):
     return z1.T @ weighted.T / n + penalty[:, None] * vector
 
 
+def softmax_hessian_columns(z1, probabilities_t, vector, penalty, segments, columns):
+    """:func:`softmax_hessian_product` at some columns only: the tasks of ``columns``
+    (LongTensor, whole tasks) times ``vector`` (r + 1, len(columns)), at the cost of
+    those columns alone; ``segments`` (width,) is the task of each column."""
+    import torch
+
+    n = len(z1)
+    p = probabilities_t[columns]
+    weighted = p * (vector.T @ z1.T)  # (columns, n): p ⊙ u
+    task = segments[columns]
+    total = torch.zeros(int(segments.max()) + 1, n, dtype=p.dtype, device=p.device)
+    weighted -= p * total.index_add_(0, task, weighted)[task]  # minus p Σ_c p_c u_c
+    return z1.T @ weighted.T / n + penalty[:, None] * vector
+
+
+def softmax_kronecker_preconditioner(z1, probabilities_t, penalty: float, groups):
+    """An approximate inverse of every task's Hessian, ``(G ⊗ A + penalty I)⁻¹``, in the
+    manner of K-FAC: the per-row curvature ``diag p_i − p_i p_iᵀ`` is split into a weight
+    ``s_i = 1 − Σ_c p_ic²`` (its trace) times a class coupling ``A`` shared by the rows,
+    ``G = Σ_i s_i z_i z_iᵀ / n`` and ``A = Σ_i (diag p_i − p_i p_iᵀ) / Σ_i s_i``. One
+    eigendecomposition of each (per task) inverts the sum exactly.
+
+    Parameters as in :func:`softmax_newton_direction`, ``penalty`` the weights' one
+    (``alpha / n``). Returns a function ``r (r + 1, width) -> M⁻¹ r``.
+    """
+    import torch
+
+    n = len(z1)
+    parts = []
+    for first, tasks, k in groups:
+        p = probabilities_t[first:first + tasks * k].reshape(tasks, k, n)
+        spread = 1.0 - p.square().sum(1)  # (T, n): trace of each row's curvature
+        gram = torch.stack([(z1 * s[:, None]).T @ z1 for s in spread]) / n
+        coupling = (torch.diag_embed(p.sum(2)) - p @ p.transpose(1, 2)) \
+            / spread.sum(1).clamp_min(torch.finfo(p.dtype).tiny)[:, None, None]
+        lam, u = torch.linalg.eigh(gram)
+        mu, v = torch.linalg.eigh(coupling)
+        inverse = 1.0 / (lam.clamp_min(0)[:, :, None] * mu.clamp_min(0)[:, None, :] + penalty)
+        parts.append((slice(first, first + tasks * k), tasks, k, u, v, inverse))
+
+    def apply(r):
+        out = torch.empty_like(r)
+        for columns, tasks, k, u, v, inverse in parts:
+            block = r[:, columns].reshape(len(r), tasks, k).transpose(0, 1)  # (T, rows, k)
+            block = u @ ((u.transpose(1, 2) @ block @ v) * inverse) @ v.transpose(1, 2)
+            out[:, columns] = block.transpose(0, 1).reshape(len(r), -1)
+        return out
+    return apply
+
+
 def softmax_newton_cg_direction(hessian_product, gradient, segments, num_tasks: int,
-                                max_iterations: int = CG_MAX_ITERATIONS, floor: float = 0.0):
+                                max_iterations: int = CG_MAX_ITERATIONS, floor: float = 0.0,
+                                preconditioner=None):
     """Truncated Newton steps (Newton–CG) of every task at once.
 
     Conjugate gradients on each task's ``H d = −g``, batched: one Hessian product per
@@ -106,13 +157,19 @@ def softmax_newton_cg_direction(hessian_product, gradient, segments, num_tasks: 
     Parameters
     ----------
     hessian_product : callable
-        ``v (rows, width) -> H v``, every task's Hessian (positive semi-definite).
+        ``(v (rows, width), active (num_tasks,) bool) -> H v``, every task's Hessian
+        (positive semi-definite); only the active tasks' columns of the result are read,
+        so a product may skip the tasks whose solve has ended.
     gradient : tensor (rows, width)
     segments : LongTensor (width,)
         The task of each column.
     num_tasks : int
     floor : float
         A residual norm small enough for every task (where the gradient test would pass).
+    preconditioner : callable, optional
+        ``r (rows, width) -> M⁻¹ r``, symmetric positive definite, close to each task's
+        inverse Hessian: preconditioned conjugate gradients, which changes how fast the
+        residual falls, not what it is tested against.
 
     Returns
     -------
@@ -125,25 +182,29 @@ def softmax_newton_cg_direction(hessian_product, gradient, segments, num_tasks: 
         out = torch.zeros(num_tasks, dtype=a.dtype, device=a.device)
         return out.index_add_(0, segments, (a * b).sum(0))
 
+    def preconditioned(r):
+        return r if preconditioner is None else preconditioner(r)
+
     direction = torch.zeros_like(gradient)
     residual = -gradient
-    search = residual.clone()
-    rr = per_task(residual, residual)
-    norm = rr.sqrt()
+    search = preconditioned(residual)
+    rz = per_task(residual, search)
+    norm = per_task(residual, residual).sqrt()
     target = (torch.minimum(torch.full_like(norm, 0.5), norm.sqrt()) * norm).clamp_min(floor)
     active = norm > target
     for _ in range(max_iterations):
         if not active.any():
             break
-        product = hessian_product(search)
+        product = hessian_product(search, active)
         curvature = per_task(search, product)
         active = active & (curvature > 0)
-        step = torch.where(active, rr / curvature.clamp_min(1e-300), torch.zeros_like(rr))
+        step = torch.where(active, rz / curvature.clamp_min(1e-300), torch.zeros_like(rz))
         direction = direction + step[segments] * search
         residual = residual - step[segments] * product
-        new_rr = per_task(residual, residual)
-        beta = torch.where(active, new_rr / rr.clamp_min(1e-300), torch.zeros_like(rr))
-        search = torch.where(active[segments], residual + beta[segments] * search, search)
-        rr = torch.where(active, new_rr, rr)
-        active = active & (rr.sqrt() > target)
+        z = preconditioned(residual)
+        new_rz = per_task(residual, z)
+        beta = torch.where(active, new_rz / rz.clamp_min(1e-300), torch.zeros_like(rz))
+        search = torch.where(active[segments], z + beta[segments] * search, search)
+        rz = torch.where(active, new_rz, rz)
+        active = active & (per_task(residual, residual).sqrt() > target)
     return direction

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .newton import softmax_hessian_columns
 from .newton import softmax_hessian_product
+from .newton import softmax_kronecker_preconditioner
 from .newton import softmax_newton_cg_direction
 from .newton import softmax_newton_direction
 
@@ -87,6 +89,7 @@ class ScaledSoftmax:
         self.objective, self.scale, self.alpha, self.exact = objective, scale, alpha, exact
         self.cg_floor = 0.1 * grad_tol  # a residual this small meets the test: stop there
         self._subsets: dict = {}
+        self._inverses: dict = {}
 
     def _subset(self, tasks):
         key = tuple(tasks)
@@ -136,14 +139,34 @@ class ScaledSoftmax:
         z1_32, probabilities_32 = z1.float(), probabilities.float()
         penalty_32 = penalty.float()
 
-        def product(vector):
-            out = softmax_hessian_product(z1_32, probabilities_32, (vector / rows).float(),
-                                          penalty_32, sub.groups)
-            return out.to(vector.dtype) / rows
+        def product(vector, active):
+            if bool(active.all()):
+                out = softmax_hessian_product(z1_32, probabilities_32,
+                                              (vector / rows).float(), penalty_32, sub.groups)
+                return out.to(vector.dtype) / rows
+            columns = torch.nonzero(active[sub.task_of]).flatten()
+            out = torch.zeros_like(vector)
+            part = softmax_hessian_columns(z1_32, probabilities_32,
+                                           (vector[:, columns] / rows[:, columns]).float(),
+                                           penalty_32, sub.task_of, columns)
+            out[:, columns] = part.to(vector.dtype) / rows[:, columns]
+            return out
+
+        key = tuple(tasks)
+        if key not in self._inverses:  # built at the first step, kept for the later ones
+            self._inverses[key] = softmax_kronecker_preconditioner(
+                z1_32, probabilities_32, self.alpha / len(z), sub.groups)
+        inverse = self._inverses[key]
+        rows_32 = rows.float()
+
+        def preconditioner(residual):  # in the scaled parameters: R M⁻¹ R
+            return (inverse(residual.float() * rows_32) * rows_32).to(residual.dtype)
 
         step = softmax_newton_cg_direction(product, gradient, sub.task_of, len(tasks),
-                                           floor=self.cg_floor / float(rows.max()))
+                                           floor=self.cg_floor / float(rows.max()),
+                                           preconditioner=preconditioner)
         for first, count, k in sub.groups:  # no part along each task's flat direction
             block = step[-1, first:first + count * k].view(count, k)
             block -= block.mean(1, keepdim=True)
         return step
+

@@ -73,7 +73,7 @@ def test_newton_cg_meets_each_tasks_forcing_term():
         q, _ = np.linalg.qr(rng.standard_normal((rows * 3, rows * 3)))
         blocks.append(q @ np.diag(np.geomspace(1.0, 1.0 / condition, rows * 3)) @ q.T)
 
-    def product(vector):
+    def product(vector, active=None):
         out = torch.empty_like(vector)
         for t, h in enumerate(blocks):
             part = vector[:, 3 * t:3 * t + 3].reshape(-1)
