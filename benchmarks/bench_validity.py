@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from sarl_hf import embed_corpus, generate, load_embeddings, load_encoder, probe
+from sarl_hf.acoustics.formats import CapsuleArray, make_format
+from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 from sarl_hf.corpus.plan import CorpusPlan
 from sarl_hf.probing.backends import torch_classify
 from sarl_hf.probing.protocol import standardised
@@ -40,7 +42,7 @@ from sarl_hf.splits import SPLITS
 
 COLUMNS = sorted({TASKS[t].label for t in TASK_NAMES}
                  | {TASKS[t].value for t in TASK_NAMES if TASKS[t].value}
-                 | {"drr_db", "rt60_s", "elevation_deg"})
+                 | {"drr_db", "rt60_s", "elevation_deg", "distance_m"})
 
 
 def corpus(out: Path, scenes, formats, seed, duration_s, bank):
@@ -82,6 +84,43 @@ def lateral_deg(labels):
     return np.degrees(np.arcsin(np.sin(az) * np.cos(el)))
 
 
+def path_difference_ms(config, labels):
+    """Exact direct delay of every capsule pair (i < j) of a spaced array, near field
+    included: (path to j - path to i) / c, ms, positive = i first; None for other formats."""
+    array = make_format(config)
+    if not isinstance(array, CapsuleArray) or len(array.capsules_m) < 2:
+        return None
+    az, el = np.radians(labels["azimuth_deg"]), np.radians(labels["elevation_deg"])
+    source = labels["distance_m"][:, None] * np.stack(
+        [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], 1)
+    paths = np.linalg.norm(source[:, None] - array.capsules_m[None], axis=-1)  # (n, C)
+    first, second = np.triu_indices(len(array.capsules_m), 1)
+    return (paths[:, second] - paths[:, first]) / SPEED_OF_SOUND_M_S * 1e3
+
+
+def delay_lines(config, data):
+    """The delays' errors against the exact path differences, and what the exact delay
+    of a lone pair allows."""
+    (_, train), (layers, test) = data["train"], data["test"]
+    exact = path_difference_ms(config, test)
+    if exact is None:
+        return []
+    cells = []
+    for layer in ("direct_delay_ms", "delay_ms"):
+        error_us = 1e3 * np.abs(layers[layer] - exact)
+        cells.append(f"{layer} median {np.median(error_us):5.1f} µs, 90th percentile "
+                     f"{np.percentile(error_us, 90):6.1f} µs, above 50 µs "
+                     f"{100 * np.mean(error_us > 50):4.1f}%")
+    lines = ["  delay against the exact path difference (test scenes, every pair):",
+             *(f"    {c}" for c in cells)]
+    if exact.shape[1] == 1:
+        bound = bayes(path_difference_ms(config, train)[:, 0], train["azimuth"], exact[:, 0],
+                      test["azimuth"], 36)
+        lines.append(f"  azimuth: exact direct-delay Bayes rule (36 bins) {100 * bound:5.1f}%"
+                     "  (near field: the delay depends on distance too)")
+    return lines
+
+
 def foa_readout(layers, labels, layer):
     """Sector accuracy and median angular error of the azimuth read off a vector layer."""
     v = layers[layer][:, :3]
@@ -107,6 +146,7 @@ def physics_lines(config, data):
                             if config == "mic4" else ""))
         lines.append("  elevation: lateral-angle Bayes bound "
                      f"{100 * bayes(lateral_deg(train), train['elevation'], lateral_deg(test), test['elevation'], 36, -90, 90):5.1f}%")
+    lines.extend(delay_lines(config, data))
     lines.append(f"  distance given the DRR label (Bayes) "
                  f"{100 * bayes(train['drr_db'], train['distance'], test['drr_db'], test['distance']):5.1f}%")
     lines.append(f"  rt60 given the measured T30 (Bayes)   "

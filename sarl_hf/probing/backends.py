@@ -107,7 +107,10 @@ def torch_classify(x_train, y_train, evaluate, alphas, num_classes, device="cpu"
     convergence test (its gradient below :data:`GRAD_TOL`, float64; float32 reaches 100
     times that), so the joint fit ends where per-task fits would. Newton's step solves
     with the exact Hessian where that is cheap (:func:`~.newton.fits_newton`), else by
-    conjugate gradients (Newton–CG, as scikit-learn's ``newton-cg`` solver). The fit runs
+    conjugate gradients (Newton–CG, as scikit-learn's ``newton-cg`` solver), preconditioned
+    by a Kronecker-factored inverse of each task's Hessian
+    (:func:`~.newton.softmax_kronecker_preconditioner`, built at each strength's first
+    step), each task's products stopping with its own solve. The fit runs
     in the principal basis of the features, each axis and class rescaled by the square
     root of its expected curvature (``variance / num_classes + alpha / n``); the optimum is
     the same as without this change of variables. Strengths run strongest first, each fit

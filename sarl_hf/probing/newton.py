@@ -109,11 +109,14 @@ def softmax_hessian_columns(z1, probabilities_t, vector, penalty, segments, colu
 
 
 def softmax_kronecker_preconditioner(z1, probabilities_t, penalty: float, groups):
-    """An approximate inverse of every task's Hessian, ``(G ⊗ A + penalty I)⁻¹``, in the
-    manner of K-FAC: the per-row curvature ``diag p_i − p_i p_iᵀ`` is split into a weight
-    ``s_i = 1 − Σ_c p_ic²`` (its trace) times a class coupling ``A`` shared by the rows,
-    ``G = Σ_i s_i z_i z_iᵀ / n`` and ``A = Σ_i (diag p_i − p_i p_iᵀ) / Σ_i s_i``. One
-    eigendecomposition of each (per task) inverts the sum exactly.
+    """An approximate inverse of every task's Hessian, ``(c_t G ⊗ A_t + penalty I)⁻¹``, in
+    the manner of K-FAC: the per-row curvature ``diag p_i − p_i p_iᵀ`` of task ``t`` is
+    split into a weight ``s_ti = 1 − Σ_c p_ic²`` (its trace) times a class coupling
+    ``A_t = Σ_i (diag p_i − p_i p_iᵀ) / Σ_i s_ti`` shared by the rows; the feature part
+    ``G = Σ_i s̄_i z_i z_iᵀ / n`` (``s̄`` the mean weight over tasks) is shared by the tasks,
+    each scaled by ``c_t = Σ_i s_ti / Σ_i s̄_i``. One eigendecomposition of ``G`` and one
+    of each ``A_t`` invert the sums exactly; with one task, or tasks whose rows weigh
+    alike, the approximation is only that of the split.
 
     Parameters as in :func:`softmax_newton_direction`, ``penalty`` the weights' one
     (``alpha / n``). Returns a function ``r (r + 1, width) -> M⁻¹ r``.
@@ -121,25 +124,36 @@ def softmax_kronecker_preconditioner(z1, probabilities_t, penalty: float, groups
     import torch
 
     n = len(z1)
-    parts = []
+    spreads, couplings = [], []
     for first, tasks, k in groups:
         p = probabilities_t[first:first + tasks * k].reshape(tasks, k, n)
         spread = 1.0 - p.square().sum(1)  # (T, n): trace of each row's curvature
-        gram = torch.stack([(z1 * s[:, None]).T @ z1 for s in spread]) / n
-        coupling = (torch.diag_embed(p.sum(2)) - p @ p.transpose(1, 2)) \
-            / spread.sum(1).clamp_min(torch.finfo(p.dtype).tiny)[:, None, None]
-        lam, u = torch.linalg.eigh(gram)
+        total = spread.sum(1).clamp_min(torch.finfo(p.dtype).tiny)
+        couplings.append((torch.diag_embed(p.sum(2)) - p @ p.transpose(1, 2))
+                         / total[:, None, None])
+        spreads.append(spread)
+    spread = torch.cat(spreads)  # (all tasks, n)
+    shared = spread.mean(0)
+    lam, u = torch.linalg.eigh((z1 * shared[:, None]).T @ z1 / n)
+    lam = lam.clamp_min(0)
+    ratio = spread.sum(1) / shared.sum().clamp_min(torch.finfo(shared.dtype).tiny)
+    parts, t = [], 0
+    for (first, tasks, k), coupling in zip(groups, couplings):
         mu, v = torch.linalg.eigh(coupling)
-        inverse = 1.0 / (lam.clamp_min(0)[:, :, None] * mu.clamp_min(0)[:, None, :] + penalty)
-        parts.append((slice(first, first + tasks * k), tasks, k, u, v, inverse))
+        c = ratio[t:t + tasks]
+        inverse = 1.0 / (c[:, None, None] * lam[None, :, None] * mu.clamp_min(0)[:, None, :]
+                         + penalty)
+        parts.append((slice(first, first + tasks * k), tasks, k, v, inverse))
+        t += tasks
 
     def apply(r):
+        rotated = u.T @ r
         out = torch.empty_like(r)
-        for columns, tasks, k, u, v, inverse in parts:
-            block = r[:, columns].reshape(len(r), tasks, k).transpose(0, 1)  # (T, rows, k)
-            block = u @ ((u.transpose(1, 2) @ block @ v) * inverse) @ v.transpose(1, 2)
+        for columns, tasks, k, v, inverse in parts:
+            block = rotated[:, columns].reshape(len(r), tasks, k).transpose(0, 1)
+            block = ((block @ v) * inverse) @ v.transpose(1, 2)
             out[:, columns] = block.transpose(0, 1).reshape(len(r), -1)
-        return out
+        return u @ out
     return apply
 
 

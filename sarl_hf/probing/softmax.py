@@ -13,6 +13,11 @@ from .newton import softmax_newton_cg_direction
 from .newton import softmax_newton_direction
 
 
+#: Class probabilities below this are zero in the float32 Hessian products (see
+#: ``ScaledSoftmax.newton_direction``).
+PROBABILITY_FLOOR = 1e-20
+
+
 class SoftmaxObjective:
     """``Σ_i Σ_t CE_it + alpha/2 ‖W‖²`` (divided by n) of T softmax classifiers on the same
     features, with its gradient in closed form (no autograd).
@@ -136,7 +141,12 @@ class ScaledSoftmax:
         # H in the scaled parameters; its products in float32 (a direction needs no more,
         # and they are the fit's main cost); gradient and convergence test stay exact
         rows = torch.cat([scale, torch.ones_like(scale[:1])])
-        z1_32, probabilities_32 = z1.float(), probabilities.float()
+        z1_32 = z1.float()
+        # a class probability below the floor adds less than 1e-20 of |z|²|v| to a product,
+        # far below float32's resolution; left in, it and its products would be subnormal
+        # floats, whose arithmetic is tens of times slower on a CPU
+        probabilities_32 = torch.where(probabilities < PROBABILITY_FLOOR, 0.0,
+                                       probabilities).float()
         penalty_32 = penalty.float()
 
         def product(vector, active):

@@ -8,6 +8,7 @@ import torch
 import sarl_hf.probing.backends as backends
 from sarl_hf.probing.backends import GRAD_TOL, torch_classify
 from sarl_hf.probing.newton import NEWTON_MAX_WORK, fits_newton, softmax_hessian_product
+from sarl_hf.probing.newton import softmax_hessian_columns, softmax_kronecker_preconditioner
 from sarl_hf.probing.newton import softmax_newton_cg_direction, softmax_newton_direction
 from sarl_hf.probing.protocol import GRID
 
@@ -62,6 +63,84 @@ def test_the_hessian_product_is_the_hessian_times_the_vector():
     expected = [_hessian_times(z1, y, k, alpha, t, v) for (k, y), t, v in zip(tasks, thetas,
                                                                                vectors)]
     torch.testing.assert_close(product, torch.cat(expected, 1), rtol=1e-10, atol=1e-12)
+
+
+def _softmax_state(rng, n, rows, classes, logit_scale):
+    """Features with an intercept column, and class probabilities of random weights
+    (tasks side by side, as SoftmaxObjective lays them out) with their groups."""
+    z1 = torch.tensor(np.c_[rng.standard_normal((n, rows - 1)), np.ones(n)])
+    probabilities = torch.cat([torch.softmax(logit_scale * z1 @ torch.tensor(
+        rng.standard_normal((rows, k))), 1).T for k in classes])
+    groups, first = [], 0
+    for k in classes:
+        if groups and groups[-1][2] == k:
+            groups[-1][1] += 1
+        else:
+            groups.append([first, 1, k])
+        first += k
+    segments = torch.tensor(np.repeat(np.arange(len(classes)), classes))
+    return z1, probabilities, groups, segments
+
+
+def test_hessian_columns_are_those_of_the_full_product():
+    rng = np.random.default_rng(4)
+    z1, probabilities, groups, segments = _softmax_state(rng, 50, 6, [3, 3, 5], 1.0)
+    vector = torch.tensor(rng.standard_normal((6, 11)))
+    penalty = torch.full((6,), 0.1, dtype=torch.float64)
+    full = softmax_hessian_product(z1, probabilities, vector, penalty, groups)
+    columns = torch.tensor([3, 4, 5, 6, 7, 8, 9, 10])  # the second and third task
+    part = softmax_hessian_columns(z1, probabilities, vector[:, columns], penalty, segments,
+                                   columns)
+    torch.testing.assert_close(part, full[:, columns], rtol=1e-12, atol=1e-14)
+
+
+def test_the_kronecker_preconditioner_inverts_a_kronecker_hessian():
+    """Where every row has the same class probabilities, the Hessian (with the penalty on
+    every row) is exactly G ⊗ A + penalty I: the preconditioner is its inverse."""
+    rng = np.random.default_rng(5)
+    n, rows, k, penalty = 60, 5, 4, 0.03
+    z1 = torch.tensor(np.c_[rng.standard_normal((n, rows - 1)), np.ones(n)])
+    p = torch.softmax(torch.tensor(rng.standard_normal(k)), 0)
+    probabilities = p[:, None].repeat(1, n)
+    inverse = softmax_kronecker_preconditioner(z1, probabilities, penalty, [[0, 1, k]])
+    vector = torch.tensor(rng.standard_normal((rows, k)))
+    product = softmax_hessian_product(z1, probabilities, vector,
+                                      torch.full((rows,), penalty, dtype=torch.float64),
+                                      [[0, 1, k]])
+    torch.testing.assert_close(inverse(product), vector, rtol=1e-8, atol=1e-10)
+
+
+def test_preconditioned_cg_needs_fewer_hessian_products_to_the_same_forcing_term():
+    """Confident, unequal probabilities (a weak penalty late in a fit): the Kronecker
+    preconditioner cuts the products that conjugate gradients needs, and each task's
+    residual still meets its forcing term."""
+    rng = np.random.default_rng(6)
+    n, rows, classes, alpha = 400, 13, [4, 4, 8], 1e-2
+    z1, probabilities, groups, segments = _softmax_state(rng, n, rows, classes, 2.0)
+    penalty = torch.tensor([alpha / n] * (rows - 1) + [0.0], dtype=torch.float64)
+    gradient = torch.tensor(rng.standard_normal((rows, sum(classes)))) * 1e-3
+    for first, tasks, k in groups:  # no part along each task's flat direction
+        block = gradient[-1, first:first + tasks * k].view(tasks, k)
+        block -= block.mean(1, keepdim=True)
+    counts = {}
+    for name, preconditioner in (("plain", None), ("kronecker", softmax_kronecker_preconditioner(
+            z1, probabilities, alpha / n, groups))):
+        calls = []
+
+        def product(vector, active=None, calls=calls):
+            calls.append(1)
+            return softmax_hessian_product(z1, probabilities, vector, penalty, groups)
+
+        direction = softmax_newton_cg_direction(product, gradient, segments, 3,
+                                                max_iterations=2000,
+                                                preconditioner=preconditioner)
+        residual = softmax_hessian_product(z1, probabilities, direction, penalty, groups) \
+            + gradient
+        for t in range(3):
+            g = gradient[:, segments == t].norm()
+            assert residual[:, segments == t].norm() <= min(0.5, float(g.sqrt())) * g * 1.0001
+        counts[name] = len(calls)
+    assert counts["kronecker"] < 0.5 * counts["plain"], counts
 
 
 def test_newton_cg_meets_each_tasks_forcing_term():
@@ -138,3 +217,34 @@ def test_a_constant_feature_matrix_fits_the_intercepts_alone():
     (predicted,), = torch_classify(x, y, [np.zeros((4, 5))], [1.0], [3, 2], report=report)
     assert predicted[:, 1].tolist() == [0] * 4  # the majority class
     assert max(report["gradient"]) <= GRAD_TOL
+
+
+def test_the_float32_products_see_no_subnormal_probabilities(monkeypatch):
+    """Near-separable classes drive probabilities below float32's smallest normal number;
+    such subnormal floats make every product they enter tens of times slower on a CPU.
+    The products see them as zero (they weigh less than 1e-20), and the fit still ends
+    below GRAD_TOL."""
+    import sarl_hf.probing.softmax as softmax
+
+    rng = np.random.default_rng(7)
+    n, d = 300, 12
+    x = rng.standard_normal((n, d))
+    y = (x @ rng.standard_normal((d, 4))).argmax(1)[:, None]  # separable, wide margins
+    x = (x - x.mean(0)) / x.std(0)
+    monkeypatch.setattr(backends, "fits_newton", lambda *_: False)
+    smallest = {}
+    for floor in (0.0, softmax.PROBABILITY_FLOOR):
+        seen = []
+
+        def spy(z1, probabilities_t, *args, seen=seen):
+            seen.append(float(probabilities_t[probabilities_t > 0].min()))
+            return softmax_hessian_product(z1, probabilities_t, *args)
+
+        monkeypatch.setattr(softmax, "softmax_hessian_product", spy)
+        monkeypatch.setattr(softmax, "PROBABILITY_FLOOR", floor)
+        report = {}
+        torch_classify(x, y, [x], GRID[:3], [4], report=report)
+        assert max(report["gradient"]) <= GRAD_TOL
+        smallest[floor] = min(seen)
+    assert smallest[0.0] < torch.finfo(torch.float32).tiny  # they occur in this fit
+    assert smallest[softmax.PROBABILITY_FLOOR] >= softmax.PROBABILITY_FLOOR
