@@ -22,6 +22,7 @@ from .lbfgs import minimise_blocks
 from .newton import fits_newton
 from .softmax import ScaledSoftmax
 from .softmax import SoftmaxObjective
+from .softmax import tied_argmax
 
 BACKENDS = ("torch", "sklearn")
 #: The torch classifier's solvers (:func:`torch_classify`).
@@ -254,8 +255,18 @@ def sklearn_classify(x_train, y_train, evaluate, alphas, num_classes, **_):
             model = LogisticRegression(C=1.0 / float(alpha), max_iter=20000,
                                        tol=SKLEARN_TOL, solver=SKLEARN_SOLVER)
             per_task.append(model.fit(x_train, column))
-        out.append([np.stack([m.predict(e) for m in per_task], axis=1) for e in evaluate])
+        out.append([np.stack([sklearn_predict(m, e) for m in per_task], axis=1)
+                    for e in evaluate])
     return out
+
+
+def sklearn_predict(model, x) -> np.ndarray:
+    """A fitted ``LogisticRegression``'s classes for ``x``, ties as the torch fit breaks them
+    (:func:`~.softmax.tied_argmax`); a two-class model's score is the log-odds."""
+    scores = model.decision_function(x)
+    if scores.ndim == 1:
+        scores = np.stack([np.zeros_like(scores), scores], axis=1)
+    return model.classes_[tied_argmax(scores)]
 
 
 def sklearn_regress(x_train, targets, evaluate, alphas, **_):

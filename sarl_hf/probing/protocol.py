@@ -26,7 +26,8 @@ from .tasks import TASK_NAMES, get_task
 GRID = tuple(float(a) for a in np.logspace(-2, 5, 10))
 #: Version of the fits' implementation, part of the key of stored probe results: bump it
 #: when a change can move the numbers a fit gives.
-PROTOCOL_VERSION = 4  # 4: Newton steps to GRAD_TOL everywhere; 3: per-task optimum (float64)
+PROTOCOL_VERSION = 5  # 5: scores within TIE_TOL are ties; 4: Newton steps to GRAD_TOL
+# everywhere; 3: per-task optimum (float64)
 MODELS = ("linear", "mlp")
 
 

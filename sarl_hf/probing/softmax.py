@@ -18,6 +18,29 @@ from .newton import softmax_newton_direction
 PROBABILITY_FLOOR = 1e-20
 
 
+#: Class scores within this of a row's largest are a tie. It is below what either backend's
+#: fit resolves (at the strongest strengths balanced classes leave every logit of a row near
+#: the train mean within 1e-6 of the others, and which wins would depend on a solver's last
+#: digits), so that both backends predict alike there.
+TIE_TOL = 1e-6
+
+
+def tied_argmax(scores: np.ndarray) -> np.ndarray:
+    """The column of each row's largest score, a tie (within :data:`TIE_TOL`) going to the
+    lowest column.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (m, k)
+
+    Returns
+    -------
+    ndarray, shape (m,), int
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.argmax(scores >= scores.max(1, keepdims=True) - TIE_TOL, axis=1)
+
+
 class SoftmaxObjective:
     """``Σ_i Σ_t CE_it + alpha/2 ‖W‖²`` (divided by n) of T softmax classifiers on the same
     features, with its gradient in closed form (no autograd).
@@ -79,9 +102,9 @@ class SoftmaxObjective:
         return (cross_entropy + 0.5 * alpha * penalty) / n, grad_weight, grad_bias, measure
 
     def predict(self, z, weight, bias) -> np.ndarray:
-        """Class indices (m, T)."""
-        logits = z @ weight + bias
-        return np.stack([logits[:, self.start[t]:self.start[t] + k].argmax(1).cpu().numpy()
+        """Class indices (m, T), ties (:func:`tied_argmax`) to the lowest."""
+        logits = (z @ weight + bias).cpu().numpy()
+        return np.stack([tied_argmax(logits[:, self.start[t]:self.start[t] + k])
                          for t, k in enumerate(self.num_classes)], axis=1)
 
 

@@ -55,3 +55,24 @@ def test_every_task_converges_and_predicts_what_sklearn_predicts(real):
         scores = [[np.mean(p[0][:, i] == y["validation"][:, i]) for p in fit]
                   for fit in (ours, theirs)]
         assert chosen_alpha(scores[0]) == chosen_alpha(scores[1]), task
+
+
+def test_both_backends_break_a_tie_alike():
+    """Balanced classes and one feature: at the strongest strength a row at the train mean
+    has every logit within 1e-8 of the others, and which is largest is decided by each
+    solver's last digits. Both backends call it a tie and predict the lowest class; a row
+    far from the mean keeps its class."""
+    from sarl_hf.probing.softmax import TIE_TOL, tied_argmax
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(4), 150)
+    x = (y[:, None] + rng.normal(0, 1.5, (600, 1))).astype(float)
+    x = (x - x.mean(0)) / x.std(0)
+    rows = np.array([[0.0], [0.0], [25.0], [-25.0]])
+    alphas = [GRID[-1]]
+    ours = torch_classify(x, y[:, None], [rows], alphas, [4])[0][0][:, 0]
+    theirs = sklearn_classify(x, y[:, None], [rows], alphas, [4])[0][0][:, 0]
+    assert ours.tolist() == theirs.tolist()
+    assert ours[:2].tolist() == [0, 0] and ours[2] == 3 and ours[3] == 0
+    np.testing.assert_array_equal(tied_argmax(np.array([[1.0, 1.0 + TIE_TOL / 2, 0.0],
+                                                        [0.0, 2 * TIE_TOL, 0.0]])), [0, 1])
