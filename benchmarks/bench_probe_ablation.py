@@ -74,7 +74,7 @@ def main(argv=None):
     y = np.stack([labels["train"][t] for t in LEVELS], 1)
     print(f"{args.n} × {args.dim} embeddings, {len(LEVELS)} tasks, {len(GRID)} strengths "
           "(classifiers only)")
-    shipped = None
+    shipped, reference = None, None
     for part in ("nothing", "subnormal floor", "preconditioner"):
         report = {}
         with switched_off(part), counting() as counts:
@@ -83,9 +83,10 @@ def main(argv=None):
                                          list(LEVELS.values()), report=report)
             seconds = time.perf_counter() - start
         held_out = np.stack([p[0] for p in predictions])
-        shipped = held_out if shipped is None else shipped
-        ratio = f"  ({seconds / reference:4.1f}× the shipped time)" if part != "nothing" else ""
-        reference = seconds if part == "nothing" else reference
+        if reference is None:
+            shipped, reference, ratio = held_out, seconds, ""
+        else:
+            ratio = f"  ({seconds / reference:4.1f}× the shipped time)"
         print(f"  off: {part:16s} {seconds:7.1f} s{ratio}  products {counts['products']:5d}  "
               f"Newton steps {sum(report['steps']):3d}  gradient {max(report['gradient']):.1e}"
               f"  differing predictions {int((held_out != shipped).sum())} of {held_out.size}",
