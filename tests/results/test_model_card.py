@@ -59,11 +59,14 @@ def test_the_results_section_is_replaced_and_the_rest_kept(results):
     assert card_with_results(first, results, "sarl-spatial") == first
     changed = copy.deepcopy(results)
     entry = changed["encoders"]["sarl-spatial"]["binaural"]
-    entry["layers"][entry["best_layer"]["azimuth"]]["azimuth"]["accuracy"] = 0.875
+    layer = entry["best_layer"]["azimuth"]
+    before = 100 * entry["layers"][layer]["azimuth"]["accuracy"]
+    assert f"| azimuth | `{layer}` | {before:.1f} [" in first
+    entry["layers"][layer]["azimuth"]["accuracy"] = 0.875
     second = card_with_results(first, changed, "sarl-spatial")
     assert second.count(RESULTS_HEADING) == 1
-    assert "| azimuth | `direct_lag_code` | 87.5 [" in second
-    assert "| azimuth | `direct_lag_code` | 45.0 [" not in second
+    assert f"| azimuth | `{layer}` | 87.5 [" in second
+    assert f"| azimuth | `{layer}` | {before:.1f} [" not in second
     body = ModelCard(original).text
     section = re.search(rf"{re.escape(RESULTS_HEADING)}\n.*?(?=^## )", ModelCard(second).text,
                         re.M | re.S).group(0)
