@@ -7,7 +7,7 @@ On ``bench_probe``'s synthetic embeddings (seven tasks, the 10-strength grid), f
 classifiers as shipped, then with one part switched off at a time: the floor that zeroes
 class probabilities below ``PROBABILITY_FLOOR`` in the float32 Hessian products (without
 it they turn subnormal), and the Kronecker preconditioner of the conjugate gradients.
-Prints the time, the Hessian products (full and per-task ones), the Newton steps, the
+Prints the time, the Hessian products, the Newton steps, the
 largest final gradient and how many held-out predictions differ from the shipped fit.
 """
 
@@ -29,21 +29,17 @@ from sarl_hf.probing.protocol import GRID
 def counting():
     """Counts the Hessian products the fit asks for."""
     counts = {"products": 0}
-    kept = softmax.softmax_hessian_product, softmax.softmax_hessian_columns
+    kept = softmax.softmax_hessian_product
 
-    def full(*args):
+    def counted(*args):
         counts["products"] += 1
-        return kept[0](*args)
+        return kept(*args)
 
-    def columns(*args):
-        counts["products"] += 1
-        return kept[1](*args)
-
-    softmax.softmax_hessian_product, softmax.softmax_hessian_columns = full, columns
+    softmax.softmax_hessian_product = counted
     try:
         yield counts
     finally:
-        softmax.softmax_hessian_product, softmax.softmax_hessian_columns = kept
+        softmax.softmax_hessian_product = kept
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from sarl_hf import embed_corpus, generate, load_embeddings, load_encoder, probe
+from sarl_hf.acoustics.directions import unit_vector
 from sarl_hf.acoustics.formats import CapsuleArray, make_format
 from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 from sarl_hf.corpus.plan import CorpusPlan
@@ -90,9 +91,8 @@ def path_difference_ms(config, labels):
     array = make_format(config)
     if not isinstance(array, CapsuleArray) or len(array.capsules_m) < 2:
         return None
-    az, el = np.radians(labels["azimuth_deg"]), np.radians(labels["elevation_deg"])
-    source = labels["distance_m"][:, None] * np.stack(
-        [np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], 1)
+    source = labels["distance_m"][:, None] * unit_vector(labels["azimuth_deg"],
+                                                         labels["elevation_deg"])
     paths = np.linalg.norm(source[:, None] - array.capsules_m[None], axis=-1)  # (n, C)
     first, second = np.triu_indices(len(array.capsules_m), 1)
     return (paths[:, second] - paths[:, first]) / SPEED_OF_SOUND_M_S * 1e3

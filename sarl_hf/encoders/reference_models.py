@@ -262,8 +262,9 @@ class SarlSpatialModel(_ReferenceModel):
     - the first wavefront (:mod:`.wavefront`: the ``wavefront_ms`` after the clip's first
       onset, before reflections): with 2 or more channels ``direct_xcorr`` (P·N), the
       normalised cross-correlation at the lags of ``gcc_phat`` (every lag sees the whole
-      window: :func:`.wavefront.wavefront_pairs`), positive lag = channel i leads; ``direct_lag_code`` (P·N), its peak lag as a place code (one unit
-      per lag, triangular tuning two lags wide, as coincidence detectors code the ITD);
+      window: :func:`.wavefront.wavefront_pairs`), positive lag = channel i leads;
+      ``direct_lag_code`` (P·N), its peak lag as a place code (one unit per lag,
+      triangular tuning two lags wide, as coincidence detectors code the ITD);
       ``direct_delay_ms`` (P), its peak lag; ``direct_ild`` (P), dB, positive = i louder;
       with ``layout="foa"`` ``direct_intensity`` (3), the active intensity over the energy
       density (x, y, z), a unit vector towards a lone plane wave, ``direct_diffuseness`` (1);

@@ -93,19 +93,25 @@ def softmax_hessian_product(z1, probabilities_t, vector, penalty, groups):
     return z1.T @ weighted.T / n + penalty[:, None] * vector
 
 
-def softmax_hessian_columns(z1, probabilities_t, vector, penalty, segments, columns):
-    """:func:`softmax_hessian_product` at some columns only: the tasks of ``columns``
-    (LongTensor, whole tasks) times ``vector`` (r + 1, len(columns)), at the cost of
-    those columns alone; ``segments`` (width,) is the task of each column."""
-    import torch
+def active_groups(groups, active) -> list:
+    """The groups of the tasks that remain when only some are kept, their columns packed
+    side by side in the same order (as ``vector[:, columns]`` packs them).
 
-    n = len(z1)
-    p = probabilities_t[columns]
-    weighted = p * (vector.T @ z1.T)  # (columns, n): p ⊙ u
-    task = segments[columns]
-    total = torch.zeros(int(segments.max()) + 1, n, dtype=p.dtype, device=p.device)
-    weighted -= p * total.index_add_(0, task, weighted)[task]  # minus p Σ_c p_c u_c
-    return z1.T @ weighted.T / n + penalty[:, None] * vector
+    Parameters
+    ----------
+    groups : list of (first column, number of tasks, classes)
+        As ``SoftmaxObjective.groups``.
+    active : sequence of bool
+        One per task, in the order of the columns.
+    """
+    out, first, task = [], 0, 0
+    for _, tasks, k in groups:
+        count = int(sum(bool(a) for a in active[task:task + tasks]))
+        if count:
+            out.append([first, count, k])
+            first += count * k
+        task += tasks
+    return out
 
 
 def softmax_kronecker_preconditioner(z1, probabilities_t, penalty: float, groups):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .newton import softmax_hessian_columns
+from .newton import active_groups
 from .newton import softmax_hessian_product
 from .newton import softmax_kronecker_preconditioner
 from .newton import softmax_newton_cg_direction
@@ -172,17 +172,14 @@ class ScaledSoftmax:
                                        probabilities).float()
         penalty_32 = penalty.float()
 
-        def product(vector, active):
-            if bool(active.all()):
-                out = softmax_hessian_product(z1_32, probabilities_32,
-                                              (vector / rows).float(), penalty_32, sub.groups)
-                return out.to(vector.dtype) / rows
-            columns = torch.nonzero(active[sub.task_of]).flatten()
+        def product(vector, active):  # the tasks whose solve is still running only
+            keep = active[sub.task_of]
+            groups = active_groups(sub.groups, active[sub.order].tolist())
             out = torch.zeros_like(vector)
-            part = softmax_hessian_columns(z1_32, probabilities_32,
-                                           (vector[:, columns] / rows[:, columns]).float(),
-                                           penalty_32, sub.task_of, columns)
-            out[:, columns] = part.to(vector.dtype) / rows[:, columns]
+            part = softmax_hessian_product(z1_32, probabilities_32[keep],
+                                           (vector[:, keep] / rows[:, keep]).float(),
+                                           penalty_32, groups)
+            out[:, keep] = part.to(vector.dtype) / rows[:, keep]
             return out
 
         key = tuple(tasks)
@@ -202,4 +199,3 @@ class ScaledSoftmax:
             block = step[-1, first:first + count * k].view(count, k)
             block -= block.mean(1, keepdim=True)
         return step
-

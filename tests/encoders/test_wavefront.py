@@ -8,6 +8,7 @@ import torch
 from conftest import make_scene
 
 from sarl_hf import Renderer
+from sarl_hf.acoustics.directions import unit_vector
 from sarl_hf.acoustics.formats import STEREO_SPACING_M
 from sarl_hf.acoustics.rooms import SPEED_OF_SOUND_M_S
 from sarl_hf.encoders.reference import SpatialEncoder
@@ -100,11 +101,9 @@ def test_direct_intensity_points_at_the_source_in_a_reverberant_room(renderer):
 
 def path_difference_ms(scenes):
     """Exact direct delay of the stereo pair (right path minus left path over c), ms."""
-    az = np.radians([s.labels["azimuth_deg"] for s in scenes])
-    el = np.radians([s.labels["elevation_deg"] for s in scenes])
-    r = np.array([s.labels["distance_m"] for s in scenes])
-    source = r[:, None] * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az),
-                                    np.sin(el)], 1)
+    source = np.stack([s.labels["distance_m"] * unit_vector(s.labels["azimuth_deg"],
+                                                            s.labels["elevation_deg"])
+                       for s in scenes])
     half = np.array([0.0, STEREO_SPACING_M / 2, 0.0])
     return (np.linalg.norm(source + half, axis=1) - np.linalg.norm(source - half, axis=1)
             ) / SPEED_OF_SOUND_M_S * 1e3

@@ -8,7 +8,7 @@ import torch
 import sarl_hf.probing.backends as backends
 from sarl_hf.probing.backends import GRAD_TOL, torch_classify
 from sarl_hf.probing.newton import NEWTON_MAX_WORK, fits_newton, softmax_hessian_product
-from sarl_hf.probing.newton import softmax_hessian_columns, softmax_kronecker_preconditioner
+from sarl_hf.probing.newton import active_groups, softmax_kronecker_preconditioner
 from sarl_hf.probing.newton import softmax_newton_cg_direction, softmax_newton_direction
 from sarl_hf.probing.protocol import GRID
 
@@ -82,15 +82,17 @@ def _softmax_state(rng, n, rows, classes, logit_scale):
     return z1, probabilities, groups, segments
 
 
-def test_hessian_columns_are_those_of_the_full_product():
+def test_the_product_of_some_tasks_is_those_columns_of_the_full_product():
     rng = np.random.default_rng(4)
     z1, probabilities, groups, segments = _softmax_state(rng, 50, 6, [3, 3, 5], 1.0)
     vector = torch.tensor(rng.standard_normal((6, 11)))
     penalty = torch.full((6,), 0.1, dtype=torch.float64)
     full = softmax_hessian_product(z1, probabilities, vector, penalty, groups)
     columns = torch.tensor([3, 4, 5, 6, 7, 8, 9, 10])  # the second and third task
-    part = softmax_hessian_columns(z1, probabilities, vector[:, columns], penalty, segments,
-                                   columns)
+    kept = active_groups(groups, [False, True, True])
+    assert kept == [[0, 1, 3], [3, 1, 5]]
+    part = softmax_hessian_product(z1, probabilities[columns], vector[:, columns], penalty,
+                                   kept)
     torch.testing.assert_close(part, full[:, columns], rtol=1e-12, atol=1e-14)
 
 
