@@ -173,6 +173,10 @@ class ScaledSoftmax:
         penalty_32 = penalty.float()
 
         def product(vector, active):  # the tasks whose solve is still running only
+            if bool(active.all()):  # no columns to pack: no copies
+                out = softmax_hessian_product(z1_32, probabilities_32, (vector / rows).float(),
+                                              penalty_32, sub.groups)
+                return out.to(vector.dtype) / rows
             keep = active[sub.task_of]
             groups = active_groups(sub.groups, active[sub.order].tolist())
             out = torch.zeros_like(vector)
