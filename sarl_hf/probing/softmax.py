@@ -159,30 +159,31 @@ class ScaledSoftmax:
         penalty[-1] = 0.0
         if self.exact:
             unscaled = torch.cat([gradient[:-1] * scale, gradient[-1:]])
-            step = softmax_newton_direction(z1, probabilities, unscaled, penalty, sub.groups)
+            step = softmax_newton_direction(z1, probabilities.T, unscaled, penalty, sub.groups)
             return torch.cat([step[:-1] * scale, step[-1:]])
         # H in the scaled parameters; its products in float32 (a direction needs no more,
         # and they are the fit's main cost); gradient and convergence test stay exact
         rows = torch.cat([scale, torch.ones_like(scale[:1])])
         z1_32 = z1.float()
+        z1_t32 = z1_32.T.contiguous()
         # a class probability below the floor adds less than 1e-20 of |z|²|v| to a product,
         # far below float32's resolution; left in, it and its products would be subnormal
         # floats, whose arithmetic is tens of times slower on a CPU
         probabilities_32 = torch.where(probabilities < PROBABILITY_FLOOR, 0.0,
-                                       probabilities).float()
+                                       probabilities).float().T.contiguous()  # (n, width)
         penalty_32 = penalty.float()
 
         def product(vector, active):  # the tasks whose solve is still running only
             if bool(active.all()):  # no columns to pack: no copies
                 out = softmax_hessian_product(z1_32, probabilities_32, (vector / rows).float(),
-                                              penalty_32, sub.groups)
+                                              penalty_32, sub.groups, z1_t32)
                 return out.to(vector.dtype) / rows
             keep = active[sub.task_of]
             groups = active_groups(sub.groups, active[sub.order].tolist())
             out = torch.zeros_like(vector)
-            part = softmax_hessian_product(z1_32, probabilities_32[keep],
+            part = softmax_hessian_product(z1_32, probabilities_32[:, keep],
                                            (vector[:, keep] / rows[:, keep]).float(),
-                                           penalty_32, groups)
+                                           penalty_32, groups, z1_t32)
             out[:, keep] = part.to(vector.dtype) / rows[:, keep]
             return out
 

@@ -33,12 +33,12 @@ def test_the_newton_step_solves_with_the_exact_hessian():
         theta = theta.clone().requires_grad_()
         _objective(theta, z1, y, k, alpha).backward()
         gradients.append(theta.grad)
-        probabilities.append(torch.softmax(z1 @ theta.detach(), 1).T)
+        probabilities.append(torch.softmax(z1 @ theta.detach(), 1))
         # the intercept's shift of all classes is flat: solve in the least-squares sense
         expected.append(-(torch.linalg.pinv(hessian) @ theta.grad.reshape(-1)).reshape(rows, k))
     penalty = torch.tensor([alpha / n] * (rows - 1) + [0.0], dtype=torch.float64)
     groups = [[0, 2, 3], [6, 1, 4]]  # two 3-class tasks side by side, then one of 4
-    direction = softmax_newton_direction(z1, torch.cat(probabilities), torch.cat(gradients, 1),
+    direction = softmax_newton_direction(z1, torch.cat(probabilities, 1), torch.cat(gradients, 1),
                                          penalty, groups)
     torch.testing.assert_close(direction, torch.cat(expected, 1), rtol=1e-6, atol=1e-8)
 
@@ -56,7 +56,7 @@ def test_the_hessian_product_is_the_hessian_times_the_vector():
     tasks = [(3, rng.integers(0, 3, n)), (3, rng.integers(0, 3, n)), (5, rng.integers(0, 5, n))]
     thetas = [torch.tensor(rng.standard_normal((rows, k))) for k, _ in tasks]
     vectors = [torch.tensor(rng.standard_normal((rows, k))) for k, _ in tasks]
-    probabilities = torch.cat([torch.softmax(z1 @ t, 1).T for t in thetas])
+    probabilities = torch.cat([torch.softmax(z1 @ t, 1) for t in thetas], 1)
     penalty = torch.tensor([alpha / n] * (rows - 1) + [0.0], dtype=torch.float64)
     product = softmax_hessian_product(z1, probabilities, torch.cat(vectors, 1), penalty,
                                       [[0, 2, 3], [6, 1, 5]])
@@ -70,7 +70,7 @@ def _softmax_state(rng, n, rows, classes, logit_scale):
     (tasks side by side, as SoftmaxObjective lays them out) with their groups."""
     z1 = torch.tensor(np.c_[rng.standard_normal((n, rows - 1)), np.ones(n)])
     probabilities = torch.cat([torch.softmax(logit_scale * z1 @ torch.tensor(
-        rng.standard_normal((rows, k))), 1).T for k in classes])
+        rng.standard_normal((rows, k))), 1) for k in classes], 1)
     groups, first = [], 0
     for k in classes:
         if groups and groups[-1][2] == k:
@@ -91,7 +91,7 @@ def test_the_product_of_some_tasks_is_those_columns_of_the_full_product():
     columns = torch.tensor([3, 4, 5, 6, 7, 8, 9, 10])  # the second and third task
     kept = active_groups(groups, [False, True, True])
     assert kept == [[0, 1, 3], [3, 1, 5]]
-    part = softmax_hessian_product(z1, probabilities[columns], vector[:, columns], penalty,
+    part = softmax_hessian_product(z1, probabilities[:, columns], vector[:, columns], penalty,
                                    kept)
     torch.testing.assert_close(part, full[:, columns], rtol=1e-12, atol=1e-14)
 
@@ -103,7 +103,7 @@ def test_the_kronecker_preconditioner_inverts_a_kronecker_hessian():
     n, rows, k, penalty = 60, 5, 4, 0.03
     z1 = torch.tensor(np.c_[rng.standard_normal((n, rows - 1)), np.ones(n)])
     p = torch.softmax(torch.tensor(rng.standard_normal(k)), 0)
-    probabilities = p[:, None].repeat(1, n)
+    probabilities = p[None, :].repeat(n, 1)
     inverse = softmax_kronecker_preconditioner(z1, probabilities, penalty, [[0, 1, k]])
     vector = torch.tensor(rng.standard_normal((rows, k)))
     product = softmax_hessian_product(z1, probabilities, vector,
@@ -238,9 +238,9 @@ def test_the_float32_products_see_no_subnormal_probabilities(monkeypatch):
     for floor in (0.0, softmax.PROBABILITY_FLOOR):
         seen = []
 
-        def spy(z1, probabilities_t, *args, seen=seen):
-            seen.append(float(probabilities_t[probabilities_t > 0].min()))
-            return softmax_hessian_product(z1, probabilities_t, *args)
+        def spy(z1, probabilities, *args, seen=seen):
+            seen.append(float(probabilities[probabilities > 0].min()))
+            return softmax_hessian_product(z1, probabilities, *args)
 
         monkeypatch.setattr(softmax, "softmax_hessian_product", spy)
         monkeypatch.setattr(softmax, "PROBABILITY_FLOOR", floor)
