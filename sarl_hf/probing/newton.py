@@ -20,7 +20,7 @@ from __future__ import annotations
 #: most this: the floating-point work of one Hessian and its solve.
 NEWTON_MAX_WORK = 2 ** 24
 #: Conjugate-gradient iterations per truncated Newton step at most (larger problems).
-CG_MAX_ITERATIONS = 250
+CG_MAX_ITERATIONS = 100
 
 
 def fits_newton(num_rows: int, rank: int, num_classes) -> bool:
